@@ -1,0 +1,46 @@
+package io.pworker.spi;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+/**
+ * The one door an infrastructure module offers to pworker, found with {@link java.util.ServiceLoader}
+ * (a plugin lists its class in {@code META-INF/services/io.pworker.spi.InfrastructurePlugin}).
+ *
+ * <p>A plugin object is a stateless catalogue entry. The core instantiates every plugin on the class path
+ * (for {@code pworker types} too), so the constructor and the first four methods must be cheap and must not
+ * touch the backend SDK, the network or the file system beyond reading a bundled resource. Everything live
+ * happens in the {@link InfrastructureLauncher} returned by {@link #create}.
+ *
+ * <p>A plugin never talks to the Prefect API. Blocks and variables referenced by the job configuration are
+ * already resolved when a launcher sees it, and all flow-run state changes are the core's.
+ */
+public interface InfrastructurePlugin {
+
+    /** The Prefect worker type this plugin serves, e.g. {@code "process"} or {@code "docker"}. */
+    String type();
+
+    /**
+     * The class name Prefect's own worker for this type has ({@code ProcessWorker}, {@code DockerWorker}, …).
+     * The core names a worker {@code "<this> <uuid>"} when no {@code --name} is given, as Prefect does.
+     */
+    String workerClassName();
+
+    /**
+     * A fresh copy of the default base job template ({@code {"job_configuration": …, "variables": …}}),
+     * installed in a pool the worker creates or finds with an empty template. Must be structurally equal to
+     * Prefect's template for the same type (variable names, types, defaults, job_configuration keys).
+     */
+    ObjectNode defaultBaseJobTemplate();
+
+    /** What the core may ask of this type's launcher; constant for a plugin. */
+    Capabilities capabilities();
+
+    /**
+     * Builds the live side: clients, connections to the backend. Called at most once per worker process,
+     * before the first run is launched, and only for the type the worker serves.
+     *
+     * @throws InfrastructureException when the backend cannot be reached or configured; the message is shown
+     *     to the user as the reason the worker cannot start, so name the endpoint and the cause
+     */
+    InfrastructureLauncher create(PluginContext context) throws InfrastructureException;
+}

@@ -1,0 +1,1 @@
+package io.pworker.testkit; final class Placeholder {}
