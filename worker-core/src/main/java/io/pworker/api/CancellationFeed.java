@@ -1,0 +1,162 @@
+package io.pworker.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Tells the worker which of its flow runs entered CANCELLING. It subscribes to
+ * {@code prefect.flow-run.Cancelling} events of the pool on {@code /events/out}; when the socket is refused or
+ * drops (including a clean close, which Prefect's observer silently accepts) it says so in the log and polls
+ * {@code /flow_runs/filter} for the runs the worker watches until the socket can be opened again.
+ *
+ * <p>One virtual thread owns the subscription and the polling. A run id may be reported more than once; the
+ * consumer must be idempotent.
+ */
+public final class CancellationFeed implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(CancellationFeed.class);
+    private static final String EVENT = "prefect.flow-run.Cancelling";
+
+    private final PrefectClient client;
+    private final String workPoolId;
+    private final Supplier<Collection<String>> watchedRuns;
+    private final Consumer<String> onCancelling;
+    private final Duration pollInterval;
+    private final Clock clock;
+    private final Thread thread;
+    private volatile WebSockets.Connection connection;
+    private volatile boolean closed;
+    private volatile boolean polling;
+
+    /**
+     * @param watchedRuns  ids of the runs the worker could act on; only these are polled for
+     * @param onCancelling called with a flow-run id that entered CANCELLING
+     * @param pollInterval how often to poll while the event socket is unavailable
+     */
+    public CancellationFeed(PrefectClient client, String workPoolId, Supplier<Collection<String>> watchedRuns,
+            Consumer<String> onCancelling, Duration pollInterval, Clock clock) {
+        this.client = client;
+        this.workPoolId = workPoolId;
+        this.watchedRuns = watchedRuns;
+        this.onCancelling = onCancelling;
+        this.pollInterval = pollInterval;
+        this.clock = clock;
+        this.thread = Thread.ofVirtual().name("pworker-cancellations").start(this::run);
+    }
+
+    /** True while the event socket is down and runs are found by polling. */
+    public boolean polling() {
+        return polling;
+    }
+
+    private void run() {
+        Instant lastSeen = clock.instant();
+        try {
+            while (!closed) {
+                try {
+                    connection = WebSockets.open(client.http(), "/events/out");
+                    connection.send(filter(lastSeen.minusSeconds(60)));
+                    if (polling) {
+                        log.info("Cancellation events: subscription to /events/out restored; polling stopped");
+                    }
+                    polling = false;
+                    // a socket that just opened may have missed events: one poll closes that gap
+                    pollOnce();
+                    while (!closed) {
+                        JsonNode frame = connection.next(Duration.ofSeconds(30));
+                        if (frame == null) {
+                            continue;
+                        }
+                        if (frame == WebSockets.CLOSED) {
+                            throw new IllegalStateException("the server closed the event subscription");
+                        }
+                        JsonNode event = frame.path("event");
+                        if ("event".equals(frame.path("type").asText()) && EVENT.equals(event.path("event").asText())) {
+                            lastSeen = clock.instant();
+                            String resource = event.path("resource").path("prefect.resource.id").asText("");
+                            if (resource.startsWith("prefect.flow-run.")) {
+                                onCancelling.accept(resource.substring("prefect.flow-run.".length()));
+                            }
+                        }
+                    }
+                } catch (InterruptedException e) {
+                    throw e;
+                } catch (Exception e) {
+                    if (closed) {
+                        break;
+                    }
+                    if (!polling) {
+                        log.warn("Cancellation events: /events/out unavailable ({}); falling back to polling "
+                                + "/flow_runs/filter every {} s", e.getMessage(), pollInterval.toSeconds());
+                        polling = true;
+                    }
+                    pollOnce();
+                    Thread.sleep(pollInterval);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void pollOnce() throws InterruptedException {
+        Set<String> ids = new HashSet<>(watchedRuns.get());
+        if (ids.isEmpty()) {
+            return;
+        }
+        try {
+            for (JsonNode run : client.filterFlowRuns(stateFilter(ids), null)) {
+                onCancelling.accept(run.path("id").asText());
+            }
+        } catch (ApiException e) {
+            log.warn("Cancellation polling failed: {}", e.getMessage());
+        }
+    }
+
+    private static ObjectNode stateFilter(Set<String> ids) {
+        ObjectNode flowRuns = JsonNodeFactory.instance.objectNode();
+        ArrayNode any = flowRuns.putObject("id").putArray("any_");
+        ids.stream().sorted().forEach(any::add);
+        flowRuns.putObject("state").putObject("type").putArray("any_").add("CANCELLING");
+        return flowRuns;
+    }
+
+    private ObjectNode filter(Instant since) {
+        JsonNodeFactory f = JsonNodeFactory.instance;
+        ObjectNode msg = f.objectNode().put("type", "filter");
+        ObjectNode filter = msg.putObject("filter");
+        ObjectNode occurred = filter.putObject("occurred");
+        occurred.put("since", PrefectClient.TIMESTAMP.format(since));
+        occurred.put("until", PrefectClient.TIMESTAMP.format(clock.instant().plus(Duration.ofDays(365))));
+        filter.putObject("event").putArray("name").add(EVENT);
+        filter.putObject("any_resource").putArray("id").add("prefect.work-pool." + workPoolId);
+        return msg;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        WebSockets.Connection c = connection;
+        if (c != null) {
+            c.close();
+        }
+        thread.interrupt();
+        try {
+            thread.join(Duration.ofSeconds(5));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

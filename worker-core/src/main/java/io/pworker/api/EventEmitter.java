@@ -1,0 +1,147 @@
+package io.pworker.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Sends worker events to {@code /events/in}. One virtual thread owns the socket: it connects on the first
+ * event, keeps the connection, and reconnects with a pause when it drops. Emission never blocks the caller
+ * and never fails the worker: when the server cannot take events they wait in a bounded queue, and the oldest
+ * are dropped (with a warning) if it fills.
+ */
+public final class EventEmitter implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(EventEmitter.class);
+    private static final int MAX_QUEUED = 10_000;
+    private static final ObjectNode STOP = JsonNodeFactory.instance.objectNode();
+
+    private final PrefectHttp http;
+    private final Clock clock;
+    private final BlockingQueue<ObjectNode> queue = new LinkedBlockingQueue<>();
+    private final Thread sender;
+    private volatile boolean warnedDown;
+
+    public EventEmitter(PrefectHttp http, Clock clock) {
+        this.http = http;
+        this.clock = clock;
+        this.sender = Thread.ofVirtual().name("pworker-events-in").start(this::run);
+    }
+
+    /**
+     * Queues one event and returns its id (for {@code follows} of a later event).
+     *
+     * @param resource the resource labels
+     * @param related  related resources, in order
+     * @param follows  id of the event this one follows, or null
+     */
+    public String emit(String event, Map<String, String> resource, List<Map<String, String>> related, String follows) {
+        long now = clock.millis();
+        String id = Uuid7.next(now).toString();
+        JsonNodeFactory f = JsonNodeFactory.instance;
+        ObjectNode e = f.objectNode();
+        e.put("occurred", PrefectClient.TIMESTAMP.format(java.time.Instant.ofEpochMilli(now)));
+        e.put("event", event);
+        ObjectNode res = e.putObject("resource");
+        resource.forEach(res::put);
+        ArrayNode rel = e.putArray("related");
+        for (Map<String, String> r : related) {
+            ObjectNode o = rel.addObject();
+            r.forEach(o::put);
+        }
+        e.putObject("payload");
+        e.put("id", id);
+        if (follows == null) {
+            e.putNull("follows");
+        } else {
+            e.put("follows", follows);
+        }
+        while (queue.size() >= MAX_QUEUED) {
+            queue.poll();
+            log.warn("Event queue full: the Prefect API has not accepted events for a while; dropping the oldest");
+        }
+        queue.add(e);
+        return id;
+    }
+
+    private void run() {
+        WebSockets.Connection connection = null;
+        ObjectNode pending = null;
+        int failures = 0;
+        try {
+            while (true) {
+                if (pending == null) {
+                    pending = queue.take();
+                }
+                if (pending == STOP) {
+                    break;
+                }
+                try {
+                    if (connection == null) {
+                        connection = WebSockets.open(http, "/events/in");
+                        if (warnedDown) {
+                            log.info("Event socket /events/in is back; sending queued events");
+                            warnedDown = false;
+                        }
+                    }
+                    connection.send(pending);
+                    pending = null;
+                    failures = 0;
+                    // notice a closed socket before the next send rather than losing that event
+                    JsonNode frame;
+                    while ((frame = connection.incoming().poll()) != null) {
+                        if (frame == WebSockets.CLOSED) {
+                            connection = null;
+                            break;
+                        }
+                    }
+                } catch (InterruptedException e) {
+                    throw e;
+                } catch (Exception e) {
+                    if (connection != null) {
+                        connection.socket().abort();
+                        connection = null;
+                    }
+                    failures++;
+                    if (!warnedDown) {
+                        log.warn("Cannot send worker events to the Prefect API ({}); will keep retrying", e.getMessage());
+                        warnedDown = true;
+                    }
+                    Thread.sleep(Math.min(30_000, 1000L * failures));
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            if (connection != null) {
+                connection.close();
+            }
+        }
+    }
+
+    /** Sends what is queued (waiting at most {@code timeout}), then closes the socket. */
+    public void close(Duration timeout) {
+        queue.add(STOP);
+        try {
+            if (!sender.join(timeout)) {
+                sender.interrupt();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        close(Duration.ofSeconds(5));
+    }
+}

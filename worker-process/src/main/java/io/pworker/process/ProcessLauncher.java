@@ -1,0 +1,238 @@
+package io.pworker.process;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.pworker.spi.ExitStatus;
+import io.pworker.spi.InfrastructureException;
+import io.pworker.spi.InfrastructureLauncher;
+import io.pworker.spi.KillOutcome;
+import io.pworker.spi.LaunchException;
+import io.pworker.spi.LaunchRequest;
+import io.pworker.spi.PluginContext;
+import io.pworker.spi.RunHandle;
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * Launches flow runs as subprocesses. Each child is started through {@code setsid} so that it leads its own
+ * process group: a cancellation then reaches everything the flow started (an engine, its subprocesses), not
+ * just the first process, and the worker's own terminal signals do not reach the children.
+ */
+final class ProcessLauncher implements InfrastructureLauncher {
+
+    private static final String SETSID = findSetsid();
+
+    private final PluginContext context;
+    private final Map<Long, Child> children = new ConcurrentHashMap<>();
+
+    ProcessLauncher(PluginContext context) {
+        this.context = context;
+    }
+
+    /** What the launcher keeps about a child it started; the pid alone is enough for kill. */
+    private record Child(Process process, Path tempDir, Thread pump, java.util.concurrent.atomic.AtomicBoolean killed) {
+    }
+
+    @Override
+    public RunHandle launch(LaunchRequest request) throws LaunchException {
+        ProcessJobConfiguration config = ProcessJobConfiguration.from(request.configuration());
+        List<String> argv;
+        try {
+            argv = CommandLineSplitter.split(config.command());
+        } catch (IllegalArgumentException e) {
+            throw new LaunchException("invalid job configuration 'command': " + e.getMessage());
+        }
+        if (argv.isEmpty()) {
+            throw new LaunchException("invalid job configuration 'command': it is empty");
+        }
+        Path tempDir = null;
+        Path dir;
+        try {
+            if (config.workingDir() != null) {
+                dir = Path.of(config.workingDir());
+                if (!Files.isDirectory(dir)) {
+                    throw new LaunchException("working_dir '" + config.workingDir() + "' is not an existing directory");
+                }
+            } else {
+                tempDir = Files.createTempDirectory("pworker-" + request.run().id() + "-");
+                dir = tempDir;
+            }
+        } catch (IOException e) {
+            throw new LaunchException("cannot create a working directory for the flow run: " + e.getMessage(), e);
+        }
+        List<String> command = new ArrayList<>();
+        if (SETSID != null) {
+            command.add(SETSID);
+        }
+        command.addAll(argv);
+        ProcessBuilder builder = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
+        if (!config.streamOutput()) {
+            builder.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        }
+        Map<String, String> env = builder.environment();
+        env.clear();
+        env.putAll(context.environment());
+        // job variables win over the worker's own environment, unlike Prefect 3.4's runner (see README)
+        env.putAll(config.env());
+        Process process;
+        try {
+            process = builder.start();
+        } catch (IOException e) {
+            deleteQuietly(tempDir);
+            throw new LaunchException("cannot start command '" + argv.getFirst() + "': " + e.getMessage(), e);
+        }
+        Thread pump = null;
+        if (config.streamOutput()) {
+            String prefix = "[" + config.name() + "] ";
+            pump = Thread.ofVirtual().name("pworker-output-" + process.pid()).start(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
+                        StandardCharsets.UTF_8))) {
+                    String line;
+                    while ((line = r.readLine()) != null) {
+                        context.console().println(prefix + line);
+                    }
+                } catch (IOException ignored) {
+                    // the child closed its output
+                }
+            });
+        }
+        children.put(process.pid(), new Child(process, tempDir, pump, new java.util.concurrent.atomic.AtomicBoolean()));
+        return new RunHandle(Long.toString(process.pid()), Map.of("pid", Long.toString(process.pid())));
+    }
+
+    @Override
+    public Optional<ExitStatus> await(RunHandle handle, Duration timeout) throws InfrastructureException, InterruptedException {
+        long pid = pid(handle);
+        Child child = children.get(pid);
+        if (child != null) {
+            if (!child.process().waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                return Optional.empty();
+            }
+            if (child.pump() != null) {
+                child.pump().join(Duration.ofSeconds(2));
+            }
+            int code = child.process().exitValue();
+            // Java reports death by signal N as 128+N; Prefect's process worker reports -N
+            if (code > 128 && code < 160 && child.killed().get()) {
+                code = -(code - 128);
+            }
+            return Optional.of(ExitStatus.of(code));
+        }
+        Optional<ProcessHandle> other = ProcessHandle.of(pid);
+        if (other.isEmpty()) {
+            return Optional.of(new ExitStatus(-1, "process " + pid + " is not running and was not started by this "
+                    + "worker process, so its exit code is unknown"));
+        }
+        try {
+            other.get().onExit().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return Optional.of(new ExitStatus(-1, "process " + pid + " was not started by this worker process; "
+                    + "its exit code is unknown"));
+        } catch (java.util.concurrent.TimeoutException e) {
+            return Optional.empty();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new InfrastructureException("cannot watch process " + pid + ": " + e.getCause(), e);
+        }
+    }
+
+    @Override
+    public KillOutcome kill(RunHandle handle, Duration grace) throws InfrastructureException, InterruptedException {
+        long pid = pid(handle);
+        Child child = children.get(pid);
+        Optional<ProcessHandle> ph = child != null ? Optional.of(child.process().toHandle()) : ProcessHandle.of(pid);
+        if (ph.isEmpty() || !ph.get().isAlive()) {
+            return KillOutcome.NOT_FOUND;
+        }
+        if (child != null) {
+            child.killed().set(true);
+        }
+        boolean group = SETSID != null && child != null;
+        signal(pid, "TERM", group);
+        try {
+            ph.get().onExit().get(grace.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            signal(pid, "KILL", group);
+            try {
+                ph.get().onExit().get(10, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException again) {
+                throw new InfrastructureException("process " + pid + " survived SIGKILL");
+            }
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new InfrastructureException("cannot watch process " + pid + ": " + e.getCause(), e);
+        }
+        if (group) {
+            // the leader is gone; make sure nothing it started lingers in its group
+            signal(pid, "KILL", true);
+        }
+        return KillOutcome.KILLED;
+    }
+
+    /** Signals the process or, when it leads its own group, the whole group, with the system's kill(1). */
+    private static void signal(long pid, String signal, boolean group) throws InterruptedException {
+        String target = group ? "-" + pid : Long.toString(pid);
+        try {
+            Process p = new ProcessBuilder("kill", "-s", signal, "--", target)
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            p.waitFor(5, TimeUnit.SECONDS);
+        } catch (IOException e) {
+            // without kill(1), fall back to the JDK, which reaches the leader only
+            ProcessHandle.of(pid).ifPresent(h -> {
+                if (signal.equals("KILL")) {
+                    h.destroyForcibly();
+                } else {
+                    h.destroy();
+                }
+            });
+        }
+    }
+
+    @Override
+    public void release(RunHandle handle) {
+        Child child = children.remove(pid(handle));
+        if (child != null) {
+            deleteQuietly(child.tempDir());
+        }
+    }
+
+    private static long pid(RunHandle handle) {
+        try {
+            String pid = handle.infrastructurePid();
+            // older Prefect releases wrote "<hostname>:<pid>"
+            return Long.parseLong(pid.substring(pid.lastIndexOf(':') + 1));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("not a process infrastructure_pid: " + handle.infrastructurePid());
+        }
+    }
+
+    private static void deleteQuietly(Path dir) {
+        if (dir == null) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
+        } catch (IOException ignored) {
+            // a temp dir left behind is harmless
+        }
+    }
+
+    private static String findSetsid() {
+        for (String candidate : new String[] {"/usr/bin/setsid", "/bin/setsid"}) {
+            if (Files.isExecutable(Path.of(candidate))) {
+                return candidate;
+            }
+        }
+        return null;
+    }
+}
