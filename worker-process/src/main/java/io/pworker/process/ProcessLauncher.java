@@ -73,20 +73,29 @@ final class ProcessLauncher implements InfrastructureLauncher {
         } catch (IOException e) {
             throw new LaunchException("cannot create a working directory for the flow run: " + e.getMessage(), e);
         }
+        Map<String, String> childEnv = new java.util.HashMap<>(context.environment());
+        // job variables win over the worker's own environment, unlike Prefect 3.4's runner (see README)
+        childEnv.putAll(config.env());
+        // setsid would turn "not found" into a late exit code; find the program first for a clear error
+        String program = resolve(argv.getFirst(), childEnv.get("PATH"), dir);
+        if (program == null) {
+            deleteQuietly(tempDir);
+            throw new LaunchException("cannot start command '" + argv.getFirst() + "': not found or not executable"
+                    + (argv.getFirst().contains("/") ? "" : " on PATH=" + childEnv.getOrDefault("PATH", "")));
+        }
         List<String> command = new ArrayList<>();
         if (SETSID != null) {
             command.add(SETSID);
         }
-        command.addAll(argv);
+        command.add(program);
+        command.addAll(argv.subList(1, argv.size()));
         ProcessBuilder builder = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
         if (!config.streamOutput()) {
             builder.redirectOutput(ProcessBuilder.Redirect.DISCARD);
         }
         Map<String, String> env = builder.environment();
         env.clear();
-        env.putAll(context.environment());
-        // job variables win over the worker's own environment, unlike Prefect 3.4's runner (see README)
-        env.putAll(config.env());
+        env.putAll(childEnv);
         Process process;
         try {
             process = builder.start();
@@ -225,6 +234,20 @@ final class ProcessLauncher implements InfrastructureLauncher {
         } catch (IOException ignored) {
             // a temp dir left behind is harmless
         }
+    }
+
+    private static String resolve(String program, String path, Path workingDir) {
+        if (program.contains("/")) {
+            Path p = workingDir.resolve(program);
+            return Files.isRegularFile(p) && Files.isExecutable(p) ? program : null;
+        }
+        for (String dir : (path == null ? "/usr/local/bin:/usr/bin:/bin" : path).split(":")) {
+            Path p = Path.of(dir.isEmpty() ? "." : dir).resolve(program);
+            if (Files.isRegularFile(p) && Files.isExecutable(p)) {
+                return p.toString();
+            }
+        }
+        return null;
     }
 
     private static String findSetsid() {
