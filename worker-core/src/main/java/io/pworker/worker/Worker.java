@@ -89,6 +89,9 @@ public final class Worker implements AutoCloseable {
     private volatile Instant lastPolled;
     private volatile boolean stopping;
     private volatile CancellationFeed cancellations;
+    /** The requested queues that exist; a single unknown name would make the server answer 404 to every poll. */
+    private volatile List<String> pollQueues;
+    private final Set<String> warnedQueues = ConcurrentHashMap.newKeySet();
     private Thread pollThread;
     private Thread syncThread;
     private HealthServer health;
@@ -112,6 +115,7 @@ public final class Worker implements AutoCloseable {
         this.renderer = new JobTemplateRenderer(this.environment);
         this.slots = new Slots(options.limit());
         this.lastPolled = clock.instant();
+        this.pollQueues = options.workQueues();
     }
 
     /**
@@ -198,14 +202,6 @@ public final class Worker implements AutoCloseable {
             }
             if (p.isPresent()) {
                 List<JsonNode> queues = client.readWorkQueues(options.pool(), options.workQueues());
-                Set<String> known = new TreeSet<>();
-                queues.forEach(q -> known.add(q.path("name").asText()));
-                for (String q : options.workQueues()) {
-                    if (!known.contains(q)) {
-                        log.warn("Work queue '{}' does not exist in work pool '{}': no runs will be picked up from it "
-                                + "until it is created.", q, options.pool());
-                    }
-                }
                 if (!queues.isEmpty() && queues.stream().allMatch(q -> q.path("is_paused").asBoolean(false))) {
                     log.warn("All work queues this worker serves in pool '{}' are paused.", options.pool());
                 }
@@ -221,6 +217,11 @@ public final class Worker implements AutoCloseable {
 
     public String type() {
         return type;
+    }
+
+    /** Port the health server listens on (useful with port 0), or -1 without {@code --with-healthcheck}. */
+    public int healthPort() {
+        return health == null ? -1 : health.port();
     }
 
     public Instant lastPolled() {
@@ -354,6 +355,9 @@ public final class Worker implements AutoCloseable {
             log.warn("Worker type mismatch! This worker expects type '{}' but work pool '{}' has type '{}'. "
                     + "Runs will be launched as '{}'.", type, poolName, poolType, type);
         }
+        if (!options.workQueues().isEmpty()) {
+            refreshQueues(poolName);
+        }
         boolean firstPool = pool.getAndSet(p) == null;
         Optional<String> id = client.heartbeat(poolName, name, settings.heartbeatSeconds().toSeconds(),
                 settings.isCloud() && client.http().workerId().isEmpty());
@@ -361,6 +365,22 @@ public final class Worker implements AutoCloseable {
         if (firstPool && !options.runOnce()) {
             startCancellationFeed(p.path("id").asText());
         }
+    }
+
+    private void refreshQueues(String poolName) throws ApiException, InterruptedException {
+        Set<String> existing = new TreeSet<>();
+        client.readWorkQueues(poolName, options.workQueues()).forEach(q -> existing.add(q.path("name").asText()));
+        List<String> usable = new ArrayList<>();
+        for (String q : options.workQueues()) {
+            if (existing.contains(q)) {
+                usable.add(q);
+                warnedQueues.remove(q);
+            } else if (warnedQueues.add(q)) {
+                log.warn("Work queue '{}' does not exist in work pool '{}'; polling the other queues until it is created",
+                        q, poolName);
+            }
+        }
+        pollQueues = List.copyOf(usable);
     }
 
     private synchronized void startCancellationFeed(String poolId) {
@@ -379,7 +399,13 @@ public final class Worker implements AutoCloseable {
             lastPolled = clock.instant();
             return;
         }
-        List<JsonNode> due = client.scheduledFlowRuns(options.pool(), options.workQueues(), clock.instant().plus(prefetch));
+        List<String> queues = pollQueues;
+        if (!options.workQueues().isEmpty() && queues.isEmpty()) {
+            // none of the requested queues exists; an empty list would mean "all queues" to the server
+            lastPolled = clock.instant();
+            return;
+        }
+        List<JsonNode> due = client.scheduledFlowRuns(options.pool(), queues, clock.instant().plus(prefetch));
         lastPolled = clock.instant();
         for (JsonNode item : due) {
             if (stopping) {

@@ -1,0 +1,264 @@
+package io.pworker.worker;
+
+import static io.pworker.testkit.FakePrefectServer.await;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pworker.settings.Settings;
+import io.pworker.spi.LaunchRequest;
+import io.pworker.testkit.FakePrefectServer;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The core worker against the Prefect API fake with an in-memory plugin. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class WorkerTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Duration WAIT = Duration.ofSeconds(20);
+
+    private FakePrefectServer prefect;
+    private StubPlugin stub;
+    private final List<Worker> workers = new ArrayList<>();
+    private final ByteArrayOutputStream console = new ByteArrayOutputStream();
+    private String flowId;
+
+    @BeforeEach
+    void setUp() {
+        prefect = FakePrefectServer.start();
+        stub = new StubPlugin();
+        flowId = prefect.createFlow("etl");
+    }
+
+    @AfterEach
+    void tearDown() {
+        workers.forEach(Worker::stop);
+        prefect.close();
+    }
+
+    private Map<String, String> settings(String... extra) {
+        Map<String, String> s = new HashMap<>(Map.of(
+                "PREFECT_API_URL", prefect.apiUrl(),
+                "PREFECT_WORKER_QUERY_SECONDS", "0.2",
+                "PREFECT_WORKER_HEARTBEAT_SECONDS", "1",
+                "PREFECT_WORKER_PREFETCH_SECONDS", "0",
+                "PREFECT_CLIENT_MAX_RETRIES", "2"));
+        for (int i = 0; i < extra.length; i += 2) {
+            s.put(extra[i], extra[i + 1]);
+        }
+        return s;
+    }
+
+    private Worker create(WorkerOptions options, Map<String, String> settings, StubPlugin plugin) throws Exception {
+        Worker w = Worker.create(Settings.from(settings), options, new PluginRegistry(List.of(plugin)),
+                Map.of("HOME_DIR", "/home/w"), new PrintStream(console, true, StandardCharsets.UTF_8), Clock.systemUTC());
+        workers.add(w);
+        return w;
+    }
+
+    private Worker start() throws Exception {
+        Worker w = create(WorkerOptions.of("pool", "stub").withName("w1"), settings(), stub);
+        w.start();
+        return w;
+    }
+
+    private String deployment(String jobVariables) throws Exception {
+        return prefect.createDeployment(flowId, "nightly", "pool", JSON.readTree(jobVariables));
+    }
+
+    private String run(String deploymentId, String jobVariables) throws Exception {
+        return prefect.createFlowRun(deploymentId, JSON.readTree(jobVariables));
+    }
+
+    private String state(String id) {
+        return prefect.flowRun(id).path("state_type").asText();
+    }
+
+    private String message(String id) {
+        return prefect.flowRun(id).path("state").path("message").asText();
+    }
+
+    @Test
+    void anUnknownTypeIsRefusedWithTheInstalledTypes() {
+        assertThatThrownBy(() -> create(WorkerOptions.of("pool", "kubernetes"), settings(), stub))
+                .isInstanceOf(WorkerException.class)
+                .hasMessageContaining("'kubernetes'").hasMessageContaining("installed types: stub");
+    }
+
+    @Test
+    void thePoolsTypeIsUsedWhenNoTypeIsGivenAndRefusedWhenNotInstalled() throws Exception {
+        prefect.createWorkPool("k8s-pool", "kubernetes", JSON.readTree("{}"));
+        assertThatThrownBy(() -> create(WorkerOptions.of("k8s-pool", null), settings(), stub))
+                .hasMessageContaining("work pool 'k8s-pool' has type 'kubernetes'")
+                .hasMessageContaining("installed types: stub");
+        prefect.createWorkPool("stub-pool", "stub", JSON.readTree("{}"));
+        assertThat(create(WorkerOptions.of("stub-pool", null), settings(), stub).type()).isEqualTo("stub");
+        prefect.createWorkPool("push-pool", "cloud-run:push", JSON.readTree("{}"));
+        assertThatThrownBy(() -> create(WorkerOptions.of("push-pool", null), settings(), stub))
+                .hasMessageContaining("push");
+    }
+
+    @Test
+    void aBadApiKeyIsAClearErrorAtStart() throws Exception {
+        prefect.requireApiKey("right-key");
+        Worker w = create(WorkerOptions.of("pool", "stub"), settings("PREFECT_API_KEY", "wrong-key"), stub);
+        assertThatThrownBy(w::start).isInstanceOf(WorkerException.class)
+                .hasMessageContaining("401").hasMessageContaining("PREFECT_API_KEY")
+                .satisfies(e -> assertThat(e.getMessage()).doesNotContain("wrong-key"));
+    }
+
+    @Test
+    void anUnreachableServerIsAClearErrorWithoutTypeAndAWarningWithIt() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        Map<String, String> unreachable = settings("PREFECT_API_URL", "http://127.0.0.1:" + port + "/api");
+        assertThatThrownBy(() -> create(WorkerOptions.of("pool", null), unreachable, stub))
+                .hasMessageContaining("--type").hasMessageContaining("127.0.0.1:" + port);
+        Worker w = create(WorkerOptions.of("pool", "stub"), unreachable, stub);
+        w.start(); // keeps trying; does not die
+        assertThat(console.toString(StandardCharsets.UTF_8)).contains("started!");
+    }
+
+    @Test
+    void aPluginThatCannotStartIsAClearError() throws Exception {
+        Worker w = create(WorkerOptions.of("pool", "stub"), settings(), new StubPlugin(true));
+        assertThatThrownBy(w::start).hasMessageContaining("stub://nowhere");
+    }
+
+    @Test
+    void createsThePoolInstallsTheTemplateAndHeartbeats() throws Exception {
+        prefect.createWorkPool("empty", "stub", JSON.readTree("{}"));
+        Worker w = create(WorkerOptions.of("empty", "stub").withName("w1"), settings(), stub);
+        w.start();
+        assertThat(prefect.workPool("empty").path("base_job_template").path("job_configuration").has("exit_code")).isTrue();
+        start();
+        assertThat(prefect.workPool("pool").path("type").asText()).isEqualTo("stub");
+        await(WAIT, () -> prefect.heartbeats().size() >= 3, "heartbeats");
+        assertThat(prefect.heartbeats().getFirst().path("heartbeat_interval_seconds").asInt()).isEqualTo(1);
+        prefect.assertNoContractViolations();
+    }
+
+    @Test
+    void aPluginThatThrowsCrashesOnlyThatRun() throws Exception {
+        start();
+        String dep = deployment("{}");
+        String thrown = run(dep, "{\"throw_launch\": true}");
+        String refused = run(dep, "{\"fail_launch\": \"image not found: nope:1\"}");
+        String fine = run(dep, "{}");
+        await(WAIT, () -> state(thrown).equals("CRASHED") && state(refused).equals("CRASHED"), "both crashed");
+        assertThat(message(thrown)).contains("Failed to submit flow run to infrastructure").contains("stub plugin bug");
+        assertThat(message(refused)).isEqualTo("Failed to submit flow run to infrastructure: image not found: nope:1");
+        await(WAIT, () -> !prefect.flowRun(fine).path("infrastructure_pid").asText("").isEmpty(), "fine run launched");
+        assertThat(state(fine)).isEqualTo("PENDING");
+        prefect.assertNoContractViolations();
+    }
+
+    @Test
+    void aMalformedPoolTemplateCrashesTheRunNamingTheCause() throws Exception {
+        prefect.createWorkPool("pool", "stub", JSON.readTree("{\"job_configuration\": [], \"variables\": {}}"));
+        start();
+        String id = run(deployment("{}"), "{}");
+        await(WAIT, () -> state(id).equals("CRASHED"), "crashed");
+        assertThat(message(id)).contains("malformed base job template");
+    }
+
+    @Test
+    void rendersBlocksVariablesAndPrefectsEnvironment() throws Exception {
+        prefect.createBlockDocument("secret", "token", JSON.readTree("{\"value\": \"s3cr3t\"}"));
+        prefect.createVariable("team", JSON.readTree("\"data\""));
+        start();
+        String dep = deployment("{\"env\": {\"FROM_DEPLOYMENT\": \"1\", \"SHARED\": \"deployment\"},"
+                + " \"labels\": {\"team\": \"{{ prefect.variables.team }}\"}}");
+        String id = run(dep, "{\"env\": {\"SHARED\": \"run\"}, \"secret\": \"{{ prefect.blocks.secret.token }}\"}");
+        await(WAIT, () -> !stub.launched.isEmpty(), "launched");
+        LaunchRequest req = stub.launched.getFirst();
+        JsonNode c = req.configuration();
+        assertThat(c.path("secret").asText()).isEqualTo("s3cr3t");
+        assertThat(c.path("labels").path("team").asText()).isEqualTo("data");
+        assertThat(c.path("labels").path("prefect.io/flow-run-id").asText()).isEqualTo(id);
+        assertThat(c.path("env").path("SHARED").asText()).isEqualTo("run");
+        assertThat(c.path("env").path("FROM_DEPLOYMENT").asText()).isEqualTo("1");
+        assertThat(c.path("env").path("PREFECT__FLOW_RUN_ID").asText()).isEqualTo(id);
+        assertThat(c.path("env").path("PREFECT_API_URL").asText()).isEqualTo(prefect.apiUrl());
+        assertThat(c.path("command").asText()).isEqualTo("prefect flow-run execute");
+        assertThat(req.run().deploymentName()).isEqualTo("nightly");
+        assertThat(req.run().flowName()).isEqualTo("etl");
+        JsonNode submitted = prefect.events().stream()
+                .filter(e -> e.path("event").asText().equals("prefect.worker.submitted-flow-run")).findFirst().orElseThrow();
+        assertThat(submitted.path("resource").path("prefect.resource.id").asText()).isEqualTo("prefect.worker.stub.w1");
+        assertThat(submitted.path("related")).extracting(r -> r.path("prefect.resource.role").asText())
+                .containsExactly("deployment", "flow", "flow-run", "work-pool");
+        prefect.assertNoContractViolations();
+    }
+
+    @Test
+    void retriesRateLimitsAndServerErrorsHonouringRetryAfter() throws Exception {
+        start();
+        prefect.failNext("POST", ".*/get_scheduled_flow_runs", 429, 1, 0.2);
+        prefect.failNext("POST", ".*/set_state", 503, 1, 0);
+        String id = run(deployment("{}"), "{}");
+        await(WAIT, () -> !prefect.flowRun(id).path("infrastructure_pid").asText("").isEmpty(), "launched despite errors");
+        prefect.assertNoContractViolations();
+    }
+
+    @Test
+    void sendsCsrfTokensWhenTheServerAsksForThem() throws Exception {
+        prefect.enableCsrf(true);
+        start();
+        String id = run(deployment("{}"), "{}");
+        await(WAIT, () -> !prefect.flowRun(id).path("infrastructure_pid").asText("").isEmpty(), "launched with CSRF");
+        assertThat(prefect.requests()).anyMatch(r -> r.path().contains("/csrf-token"));
+    }
+
+    @Test
+    void cancellingARunKillsItAndMarksItCancelled() throws Exception {
+        start();
+        String id = run(deployment("{\"hold\": true}"), "{}");
+        await(WAIT, () -> !prefect.flowRun(id).path("infrastructure_pid").asText("").isEmpty(), "launched");
+        prefect.setFlowRunState(id, "RUNNING", "Running");
+        prefect.setFlowRunState(id, "CANCELLING", "Cancelling");
+        await(WAIT, () -> state(id).equals("CANCELLED"), "cancelled");
+        assertThat(stub.kills.get()).isEqualTo(1);
+        prefect.assertNoContractViolations();
+    }
+
+    @Test
+    void runOnceHandlesWhatIsDueThenStops() throws Exception {
+        String dep = deployment("{\"exit_code\": 4}");
+        String id = run(dep, "{}");
+        Worker w = create(WorkerOptions.of("pool", "stub").withName("once").withRunOnce(true), settings(), stub);
+        w.start();
+        w.runOnce();
+        assertThat(w.awaitStopped(Duration.ofSeconds(1))).isTrue();
+        assertThat(state(id)).isEqualTo("CRASHED");
+        assertThat(message(id)).contains("non-zero status code 4");
+    }
+
+    @Test
+    void anUnknownQueueIsWarnedAboutAndTheWorkerStillServesTheOthers() throws Exception {
+        prefect.createWorkPool("pool", "stub", JSON.readTree("{}"));
+        Worker w = create(WorkerOptions.of("pool", "stub").withName("q").withWorkQueues(List.of("default", "typo")),
+                settings(), stub);
+        w.start();
+        String id = run(deployment("{}"), "{}");
+        await(WAIT, () -> !prefect.flowRun(id).path("infrastructure_pid").asText("").isEmpty(), "default queue served");
+        prefect.assertNoContractViolations();
+    }
+}
