@@ -61,6 +61,7 @@ public final class Worker implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Worker.class);
     private static final Set<String> FINAL_STATES = Set.of("COMPLETED", "FAILED", "CANCELLED", "CRASHED");
     private static final Duration AWAIT_SLICE = Duration.ofSeconds(2);
+    private static final String HOST = hostName();
 
     private final Settings settings;
     private final WorkerOptions options;
@@ -183,6 +184,15 @@ public final class Worker implements AutoCloseable {
         InfrastructurePlugin plugin = registry.require(poolType, "work pool '" + options.pool() + "' has ");
         log.info("Discovered type '{}' for work pool '{}'.", poolType, options.pool());
         return plugin;
+    }
+
+    /** The kernel's host name; no DNS look-up, which can stall start-up on machines without a resolver. */
+    private static String hostName() {
+        try {
+            return java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/kernel/hostname")).strip();
+        } catch (java.io.IOException | RuntimeException e) {
+            return System.getenv().getOrDefault("HOSTNAME", "unknown");
+        }
     }
 
     private static String hintFor(ApiException e) {
@@ -479,8 +489,14 @@ public final class Worker implements AutoCloseable {
             }
             List<Map<String, String>> related = related(prepared.info(), deployment, prepared.flow(), run);
             String submittedId = events.emit("prefect.worker.submitted-flow-run", workerResource(), related, null);
-            client.updateLabels(id, Map.of("prefect.worker.name", name, "prefect.worker.type", type,
-                    "prefect.work-pool.name", options.pool(), "prefect.work-pool.id", poolSnapshot.path("id").asText()));
+            Map<String, String> labels = new LinkedHashMap<>();
+            labels.put("prefect.worker.name", name);
+            labels.put("prefect.worker.type", type);
+            labels.put("prefect.work-pool.name", options.pool());
+            labels.put("prefect.work-pool.id", poolSnapshot.path("id").asText());
+            // Prefect's process pid carries no host; the label keeps that scope for people and tools
+            labels.put("pworker.host", HOST);
+            client.updateLabels(id, labels);
             try {
                 client.setState(id, "PENDING", "Submitting", null, false);
             } catch (ApiException e) {
