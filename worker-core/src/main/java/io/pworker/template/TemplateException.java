@@ -1,3 +1,9 @@
 package io.pworker.template;
-// STUB until the renderer lands
-public final class TemplateException extends Exception { public TemplateException(String m) { super(m); } }
+
+/** A job template cannot be rendered for a run; the message names the key or placeholder at fault. */
+public final class TemplateException extends Exception {
+
+    public TemplateException(String message) {
+        super(message);
+    }
+}

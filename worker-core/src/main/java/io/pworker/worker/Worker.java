@@ -76,6 +76,7 @@ public final class Worker implements AutoCloseable {
     private final EventEmitter events;
     private final LogShipper logs;
     private final JobTemplateRenderer renderer;
+    private final JobVariablesValidator validator = new JobVariablesValidator();
     private final Slots slots;
     private final AtomicReference<JsonNode> pool = new AtomicReference<>();
     private final Map<String, ActiveRun> active = new ConcurrentHashMap<>();
@@ -615,14 +616,14 @@ public final class Worker implements AutoCloseable {
             throws TemplateException, SubmissionException, ApiException, InterruptedException {
         JsonNode template = poolSnapshot.path("base_job_template");
         try {
-            JobVariablesValidator.checkTemplate(template);
+            validator.checkTemplate(template);
         } catch (TemplateException e) {
             throw new SubmissionException("work pool '" + options.pool() + "' has a malformed base job template: "
                     + e.getMessage());
         }
         ObjectNode variables = JobVariables.merge(deployment == null ? null : deployment.get("job_variables"),
                 run.get("job_variables"));
-        List<String> violations = JobVariablesValidator.validate(template, variables);
+        List<String> violations = validator.validate(template, variables);
         if (!violations.isEmpty()) {
             throw new SubmissionException("job variables do not match the schema of work pool '" + options.pool()
                     + "': " + String.join("; ", violations));
