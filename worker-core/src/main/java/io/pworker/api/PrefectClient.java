@@ -64,15 +64,12 @@ public final class PrefectClient implements AutoCloseable {
 
     /** Queues of the pool, restricted to {@code names} when given; empty when the pool does not exist. */
     public List<JsonNode> readWorkQueues(String pool, Collection<String> names) throws ApiException, InterruptedException {
+        // Prefect's client sends explicit nulls here; the API document does not allow them, the defaults are the same
         ObjectNode body = F.objectNode();
-        if (names == null || names.isEmpty()) {
-            body.putNull("work_queues");
-        } else {
+        if (names != null && !names.isEmpty()) {
             ArrayNode any = body.putObject("work_queues").putObject("name").putArray("any_");
             names.forEach(any::add);
         }
-        body.putNull("limit");
-        body.putNull("offset");
         return list(http.post("/work_pools/" + segment(pool) + "/queues/filter", body));
     }
 
@@ -166,22 +163,17 @@ public final class PrefectClient implements AutoCloseable {
                 "PATCH", "/flow_runs/" + flowRunId);
     }
 
-    /** {@code POST /flow_runs/filter} with Prefect's full body shape; {@code flowRunFilter} fills {@code flow_runs}. */
+    /**
+     * {@code POST /flow_runs/filter}. Prefect's client fills every key with null; the API document rejects
+     * those nulls, so only the filters in use are sent (the server's defaults are the same).
+     */
     public List<JsonNode> filterFlowRuns(ObjectNode flowRunFilter, ObjectNode workPoolFilter)
             throws ApiException, InterruptedException {
         ObjectNode body = F.objectNode();
-        body.putNull("flows");
         body.set("flow_runs", flowRunFilter);
-        body.putNull("task_runs");
-        body.putNull("deployments");
-        if (workPoolFilter == null) {
-            body.putNull("work_pools");
-        } else {
+        if (workPoolFilter != null) {
             body.set("work_pools", workPoolFilter);
         }
-        body.putNull("work_pool_queues");
-        body.putNull("sort");
-        body.putNull("limit");
         body.put("offset", 0);
         return list(http.post("/flow_runs/filter", body));
     }

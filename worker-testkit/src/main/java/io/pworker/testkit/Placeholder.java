@@ -1,1 +1,0 @@
-package io.pworker.testkit; final class Placeholder {}
