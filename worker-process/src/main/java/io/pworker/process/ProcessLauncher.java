@@ -168,11 +168,11 @@ final class ProcessLauncher implements InfrastructureLauncher {
             child.killed().set(true);
         }
         boolean group = SETSID != null && child != null;
-        signal(pid, "TERM", group);
+        signal(pid, "TERM", true, group);
         try {
             ph.get().onExit().get(grace.toMillis(), TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.TimeoutException e) {
-            signal(pid, "KILL", group);
+            signal(pid, "KILL", true, group);
             try {
                 ph.get().onExit().get(10, TimeUnit.SECONDS);
             } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException again) {
@@ -182,17 +182,26 @@ final class ProcessLauncher implements InfrastructureLauncher {
             throw new InfrastructureException("cannot watch process " + pid + ": " + e.getCause(), e);
         }
         if (group) {
-            // the leader is gone; make sure nothing it started lingers in its group
-            signal(pid, "KILL", true);
+            // the leader is gone (its pid may already belong to someone else): sweep only its group
+            signal(pid, "KILL", false, true);
         }
         return KillOutcome.KILLED;
     }
 
-    /** Signals the process or, when it leads its own group, the whole group, with the system's kill(1). */
-    private static void signal(long pid, String signal, boolean group) throws InterruptedException {
-        String target = group ? "-" + pid : Long.toString(pid);
+    /**
+     * Signals the process and, when it leads its own group, the whole group, with the system's kill(1). The
+     * process itself is named too: right after start, before {@code setsid} has run, the group does not exist.
+     */
+    private static void signal(long pid, String signal, boolean leader, boolean group) throws InterruptedException {
+        List<String> command = new ArrayList<>(List.of("kill", "-s", signal, "--"));
+        if (leader) {
+            command.add(Long.toString(pid));
+        }
+        if (group) {
+            command.add("-" + pid);
+        }
         try {
-            Process p = new ProcessBuilder("kill", "-s", signal, "--", target)
+            Process p = new ProcessBuilder(command)
                     .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
             p.waitFor(5, TimeUnit.SECONDS);
         } catch (IOException e) {

@@ -141,7 +141,8 @@ class ProcessWorkerEndToEndTest {
         Path childPid = dir.resolve("child.pid");
         String id = run(deployment("{\"command\":\"sh -c 'trap \\\"\\\" TERM; sleep 300 & echo $! > " + childPid
                 + "; wait; sleep 300'\"}"), "{}");
-        await(WAIT, () -> Files.exists(childPid) && !read(childPid).isEmpty(), "flow process started");
+        await(WAIT, () -> Files.exists(childPid) && !read(childPid).isEmpty()
+                && !prefect.flowRun(id).path("infrastructure_pid").asText("").isEmpty(), "flow process started");
         prefect.setFlowRunState(id, "RUNNING", "Running");
         long child = Long.parseLong(read(childPid));
         long leader = Long.parseLong(prefect.flowRun(id).path("infrastructure_pid").asText());
@@ -260,8 +261,9 @@ class ProcessWorkerEndToEndTest {
         assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).isFalse();
         assertThat(state(id)).isEqualTo("CRASHED");
         assertThat(stateObject(id).path("message").asText()).contains("was stopped");
-        assertThat(prefect.events()).extracting(e -> e.path("event").asText())
-                .contains("prefect.worker.started", "prefect.worker.stopped");
+        await(WAIT, () -> prefect.events().stream().anyMatch(e -> e.path("event").asText().equals("prefect.worker.stopped")),
+                "stopped event");
+        assertThat(prefect.events().getFirst().path("event").asText()).isEqualTo("prefect.worker.started");
         assertThat(console.toString(StandardCharsets.UTF_8)).contains("Worker 'w1' stopped!");
         prefect.assertNoContractViolations();
     }
