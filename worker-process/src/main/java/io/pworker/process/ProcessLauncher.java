@@ -9,6 +9,7 @@ import io.pworker.spi.LaunchException;
 import io.pworker.spi.LaunchRequest;
 import io.pworker.spi.PluginContext;
 import io.pworker.spi.RunHandle;
+import io.pworker.spi.ShellWords;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
@@ -51,7 +52,7 @@ final class ProcessLauncher implements InfrastructureLauncher {
         ProcessJobConfiguration config = ProcessJobConfiguration.from(request.configuration());
         List<String> argv;
         try {
-            argv = CommandLineSplitter.split(config.command());
+            argv = ShellWords.split(config.command());
         } catch (IllegalArgumentException e) {
             throw new LaunchException("invalid job configuration 'command': " + e.getMessage());
         }

@@ -1,4 +1,4 @@
-package io.pworker.process;
+package io.pworker.spi;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -10,7 +10,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-class CommandLineSplitterTest {
+class ShellWordsTest {
 
     static Stream<Arguments> cases() {
         return Stream.of(
@@ -30,12 +30,12 @@ class CommandLineSplitterTest {
     @ParameterizedTest(name = "[{index}] {0}")
     @MethodSource("cases")
     void splitsLikeAPosixShellWithoutExpanding(String line, List<String> expected) {
-        assertThat(CommandLineSplitter.split(line)).isEqualTo(expected);
+        assertThat(ShellWords.split(line)).isEqualTo(expected);
     }
 
     @Test
     void unbalancedQuotesAreErrors() {
-        assertThatThrownBy(() -> CommandLineSplitter.split("echo 'oops")).hasMessageContaining("single quote");
-        assertThatThrownBy(() -> CommandLineSplitter.split("echo \"oops")).hasMessageContaining("double quote");
+        assertThatThrownBy(() -> ShellWords.split("echo 'oops")).hasMessageContaining("single quote");
+        assertThatThrownBy(() -> ShellWords.split("echo \"oops")).hasMessageContaining("double quote");
     }
 }

@@ -1,19 +1,21 @@
-package io.pworker.process;
+package io.pworker.spi;
 
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * Splits a command line into arguments the way a POSIX shell does for quoting ({@code '…'}, {@code "…"},
- * backslash) without running a shell: no variable expansion, globbing, pipes or redirection. The flow run's
- * command never passes through {@code sh -c}, so job variables cannot inject shell syntax.
+ * backslash) without running a shell: no variable expansion, globbing, pipes or redirection. Plugins use it so
+ * that a flow run's {@code command} never passes through {@code sh -c} and job variables cannot inject shell
+ * syntax.
  */
-final class CommandLineSplitter {
+public final class ShellWords {
 
-    private CommandLineSplitter() {
+    private ShellWords() {
     }
 
-    static List<String> split(String line) {
+    /** @throws IllegalArgumentException on an unbalanced quote */
+    public static List<String> split(String line) {
         List<String> args = new ArrayList<>();
         StringBuilder current = new StringBuilder();
         boolean inWord = false;
