@@ -5,7 +5,6 @@ import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.async.ResultCallback;
 import com.github.dockerjava.api.command.CreateContainerCmd;
 import com.github.dockerjava.api.command.PullImageResultCallback;
-import com.github.dockerjava.api.command.WaitContainerResultCallback;
 import com.github.dockerjava.api.exception.ConflictException;
 import com.github.dockerjava.api.exception.DockerClientException;
 import com.github.dockerjava.api.exception.NotFoundException;
@@ -14,6 +13,7 @@ import com.github.dockerjava.api.model.AuthConfig;
 import com.github.dockerjava.api.model.Bind;
 import com.github.dockerjava.api.model.Frame;
 import com.github.dockerjava.api.model.HostConfig;
+import com.github.dockerjava.api.model.WaitResponse;
 import com.github.dockerjava.core.DefaultDockerClientConfig;
 import com.github.dockerjava.core.DockerClientConfig;
 import com.github.dockerjava.core.DockerClientImpl;
@@ -35,7 +35,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -57,7 +60,7 @@ final class DockerLauncher implements InfrastructureLauncher {
     private final Map<String, Watch> watches = new ConcurrentHashMap<>();
 
     /** One engine wait per container, shared by the repeated {@link #await} calls. */
-    private record Watch(WaitContainerResultCallback waiter, ResultCallback.Adapter<Frame> logs, boolean autoRemove,
+    private record Watch(ExitWaiter waiter, ResultCallback.Adapter<Frame> logs, boolean autoRemove,
             String name) {
     }
 
@@ -291,8 +294,8 @@ final class DockerLauncher implements InfrastructureLauncher {
         return out;
     }
 
-    private WaitContainerResultCallback startWait(String id) {
-        return docker.waitContainerCmd(id).exec(new WaitContainerResultCallback());
+    private ExitWaiter startWait(String id) {
+        return docker.waitContainerCmd(id).exec(new ExitWaiter());
     }
 
     private ResultCallback.Adapter<Frame> followLogs(String id, String name) {
@@ -328,19 +331,24 @@ final class DockerLauncher implements InfrastructureLauncher {
                 Boolean.parseBoolean(handle.state().getOrDefault("auto_remove", "false")), k.substring(0, Math.min(12, k.length()))));
         int code;
         try {
-            code = watch.waiter().awaitStatusCode(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS);
-        } catch (DockerClientException e) {
-            if (String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT).contains("timeout")) {
-                return Optional.empty();
+            code = watch.waiter().result.get(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            return Optional.empty();
+        } catch (ExecutionException e) {
+            watches.remove(id);
+            closeQuietly(watch.waiter());
+            boolean gone;
+            try {
+                gone = e.getCause() instanceof NotFoundException || !containerExists(id);
+            } catch (InfrastructureException unreachable) {
+                gone = false;
             }
-            watches.remove(id);
-            throw new InfrastructureException("lost the Docker engine while watching container " + id + ": " + rootMessage(e), e);
-        } catch (NotFoundException e) {
-            return Optional.of(new ExitStatus(-1, "The container " + watch.name() + " disappeared: it was removed "
-                    + "outside the worker before it finished."));
-        } catch (RuntimeException e) {
-            watches.remove(id);
-            throw new InfrastructureException("lost the Docker engine while watching container " + id + ": " + rootMessage(e), e);
+            if (gone) {
+                return Optional.of(new ExitStatus(-1, "The container " + watch.name() + " disappeared: it was removed "
+                        + "outside the worker before it finished."));
+            }
+            throw new InfrastructureException("lost the Docker engine while watching container " + watch.name() + ": "
+                    + rootMessage(e.getCause()), e.getCause());
         }
         if (watch.logs() != null) {
             try {
@@ -354,6 +362,33 @@ final class DockerLauncher implements InfrastructureLauncher {
                     + " disappeared: it was removed outside the worker while the flow run was running."));
         }
         return Optional.of(ExitStatus.of(code));
+    }
+
+    /**
+     * The engine's wait call as a future. docker-java's own callback closes the call when a timed await runs
+     * out, so it cannot be awaited repeatedly.
+     */
+    static final class ExitWaiter extends ResultCallback.Adapter<WaitResponse> {
+        final CompletableFuture<Integer> result = new CompletableFuture<>();
+
+        @Override
+        public void onNext(WaitResponse response) {
+            if (response.getStatusCode() != null) {
+                result.complete(response.getStatusCode());
+            }
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            result.completeExceptionally(error);
+            super.onError(error);
+        }
+
+        @Override
+        public void onComplete() {
+            result.completeExceptionally(new DockerClientException("the engine ended the wait call without an exit code"));
+            super.onComplete();
+        }
     }
 
     private boolean containerExists(String id) throws InfrastructureException {

@@ -1,0 +1,235 @@
+package io.pworker.docker;
+
+import static io.pworker.testkit.FakePrefectServer.await;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.dockerjava.api.model.Container;
+import io.pworker.settings.Settings;
+import io.pworker.testkit.FakePrefectServer;
+import io.pworker.worker.PluginRegistry;
+import io.pworker.worker.Worker;
+import io.pworker.worker.WorkerOptions;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The whole worker with the docker type against the Prefect API fake and a real Docker engine. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class DockerWorkerEndToEndTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Duration WAIT = Duration.ofSeconds(45);
+
+    private DockerEngine engine;
+    private FakePrefectServer prefect;
+    private Worker worker;
+    private String flowId;
+    /** Unique per test, so containers of this test can be found by their work-pool label. */
+    private final String pool = "docker-" + UUID.randomUUID().toString().substring(0, 8);
+    private final ByteArrayOutputStream console = new ByteArrayOutputStream();
+
+    @BeforeEach
+    void start() {
+        engine = DockerEngine.get();
+        prefect = FakePrefectServer.start();
+        flowId = prefect.createFlow("etl");
+    }
+
+    @AfterEach
+    void stop() {
+        if (worker != null) {
+            worker.stop();
+        }
+        if (prefect != null) {
+            prefect.close();
+        }
+        if (engine != null) {
+            for (Container c : containers(false)) {
+                engine.client.removeContainerCmd(c.getId()).withForce(true).exec();
+            }
+        }
+    }
+
+    private void startWorker(Integer limit) throws Exception {
+        Map<String, String> settings = Map.of(
+                "PREFECT_API_URL", prefect.apiUrl(),
+                "PREFECT_WORKER_QUERY_SECONDS", "0.2",
+                "PREFECT_WORKER_HEARTBEAT_SECONDS", "1",
+                "PREFECT_WORKER_PREFETCH_SECONDS", "0",
+                "PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.2",
+                "PWORKER_KILL_GRACE_SECONDS", "2");
+        WorkerOptions options = WorkerOptions.of(pool, "docker").withName("dw");
+        if (limit != null) {
+            options = options.withLimit(limit);
+        }
+        worker = Worker.create(Settings.from(settings), options, new PluginRegistry(List.of(new DockerPlugin())),
+                Map.of("DOCKER_HOST", engine.host), new PrintStream(console, true, StandardCharsets.UTF_8),
+                Clock.systemUTC());
+        worker.start();
+    }
+
+    /** A deployment whose containers use the local test image (no registry is reachable). */
+    private String deployment(String command) throws Exception {
+        return prefect.createDeployment(flowId, "nightly", pool, JSON.readTree("{\"image\": \"" + DockerEngine.IMAGE
+                + "\", \"image_pull_policy\": \"Never\", \"command\": " + JSON.writeValueAsString(command) + "}"));
+    }
+
+    private String run(String deploymentId, String jobVariables) throws Exception {
+        return prefect.createFlowRun(deploymentId, JSON.readTree(jobVariables));
+    }
+
+    private String state(String id) {
+        return prefect.flowRun(id).path("state_type").asText();
+    }
+
+    private String message(String id) {
+        return prefect.flowRun(id).path("state").path("message").asText();
+    }
+
+    private String containerId(String runId) {
+        String pid = prefect.flowRun(runId).path("infrastructure_pid").asText("");
+        return pid.isEmpty() ? null : pid.substring(pid.lastIndexOf(':') + 1);
+    }
+
+    private List<Container> containers(boolean runningOnly) {
+        return engine.client.listContainersCmd().withShowAll(!runningOnly)
+                .withLabelFilter(Map.of("io.prefect.work-pool-name", pool)).exec();
+    }
+
+    private long executed() {
+        return prefect.events().stream().filter(e -> e.path("event").asText().equals("prefect.worker.executed-flow-run"))
+                .count();
+    }
+
+    @Test
+    void aContainerThatExitsZeroIsLeftToTheEnginesReport() throws Exception {
+        startWorker(null);
+        String id = run(deployment("sh -c 'echo hello from $PREFECT__FLOW_RUN_ID'"), "{}");
+        await(WAIT, () -> executed() == 1, "executed-flow-run event");
+        JsonNode run = prefect.flowRun(id);
+        assertThat(run.path("state_type").asText()).isEqualTo("PENDING");
+        assertThat(run.path("infrastructure_pid").asText()).matches("http\\+docker://localhost:[0-9a-f]{64}");
+        var inspected = engine.client.inspectContainerCmd(containerId(id)).exec();
+        assertThat(inspected.getConfig().getLabels()).containsEntry("io.prefect.flow-run-id", id)
+                .containsEntry("io.prefect.work-pool-name", pool).containsEntry("io.prefect.worker-name", "dw");
+        assertThat(inspected.getConfig().getEnv()).contains("PREFECT__FLOW_RUN_ID=" + id,
+                "PREFECT_API_URL=" + prefect.apiUrl());
+        // the local API is reached through the host's network, as Prefect arranges on Linux
+        assertThat(inspected.getHostConfig().getNetworkMode()).isEqualTo("host");
+        assertThat(console.toString(StandardCharsets.UTF_8)).contains("hello from " + id);
+        prefect.assertNoContractViolations();
+    }
+
+    @Test
+    void exitFiveCrashesTheRunWithTheCode() throws Exception {
+        startWorker(null);
+        String id = run(deployment("sh -c 'exit 5'"), "{}");
+        await(WAIT, () -> state(id).equals("CRASHED"), "run crashed");
+        assertThat(message(id)).contains("non-zero status code 5");
+        prefect.assertNoContractViolations();
+    }
+
+    @Test
+    void cancellingStopsAContainerThatIgnoresSigtermAndMarksTheRunCancelled() throws Exception {
+        startWorker(null);
+        String id = run(deployment("sh -c 'trap \"\" TERM; while true; do sleep 1; done'"), "{}");
+        await(WAIT, () -> containerId(id) != null, "container started");
+        prefect.setFlowRunState(id, "RUNNING", "Running");
+        long start = System.nanoTime();
+        prefect.setFlowRunState(id, "CANCELLING", "Cancelling");
+        await(WAIT, () -> state(id).equals("CANCELLED"), "run cancelled");
+        long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
+        assertThat(seconds).as("grace 2 s plus a few").isLessThan(12);
+        var state = engine.client.inspectContainerCmd(containerId(id)).exec().getState();
+        assertThat(state.getRunning()).isFalse();
+        assertThat(state.getExitCodeLong()).isEqualTo(137L);
+        prefect.assertNoContractViolations();
+    }
+
+    @Test
+    void alwaysPullingFromAnUnreachableRegistryCrashesTheRunWithTheRegistryError() throws Exception {
+        startWorker(null);
+        String id = run(deployment("true"), "{\"image\": \"127.0.0.1:1/flows:1\", \"image_pull_policy\": \"Always\"}");
+        await(WAIT, () -> state(id).equals("CRASHED"), "run crashed");
+        assertThat(message(id)).contains("cannot pull image '127.0.0.1:1/flows:1'").contains("127.0.0.1:1");
+        String next = run(deployment("true"), "{}");
+        await(WAIT, () -> containerId(next) != null, "the worker goes on");
+        prefect.assertNoContractViolations();
+    }
+
+    @Test
+    void aContainerRemovedFromOutsideCrashesTheRunSayingItDisappeared() throws Exception {
+        startWorker(null);
+        String id = run(deployment("sleep 60"), "{}");
+        await(WAIT, () -> containerId(id) != null, "container started");
+        prefect.setFlowRunState(id, "RUNNING", "Running");
+        engine.client.removeContainerCmd(containerId(id)).withForce(true).exec();
+        await(WAIT, () -> state(id).equals("CRASHED"), "run crashed");
+        assertThat(message(id)).contains("disappeared");
+        prefect.assertNoContractViolations();
+    }
+
+    @Test
+    void twentyRunsWithALimitOfFiveNeverRunMoreThanFiveContainers() throws Exception {
+        startWorker(5);
+        String dep = deployment("sleep 1");
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            ids.add(run(dep, "{}"));
+        }
+        AtomicInteger max = new AtomicInteger();
+        await(Duration.ofSeconds(90), () -> {
+            max.accumulateAndGet(containers(true).size(), Math::max);
+            return executed() == 20;
+        }, "twenty runs executed");
+        assertThat(max.get()).isBetween(2, 5);
+        assertThat(containers(false)).hasSize(20);
+        prefect.assertNoContractViolations();
+    }
+
+    @Test
+    void registryCredentialsFromABlockReachTheRegistryAndNeverTheLogs() throws Exception {
+        try (FakeRegistry registry = new FakeRegistry()) {
+            startWorker(null);
+            String block = prefect.createBlockDocument("docker-registry-credentials", "private-registry", JSON.readTree(
+                    "{\"username\": \"robot\", \"password\": \"pw-7f3a9c\", \"registry_url\": \"" + registry.address()
+                            + "\", \"reauth\": true}"));
+            String image = registry.address() + "/team/flows:1";
+            String id = run(deployment("true"), "{\"image\": \"" + image + "\", \"image_pull_policy\": \"Always\","
+                    + " \"registry_credentials\": {\"$ref\": {\"block_document_id\": \"" + block + "\"}}}");
+            await(WAIT, () -> state(id).equals("CRASHED"), "run crashed");
+            String basic = "Basic " + java.util.Base64.getEncoder().encodeToString("robot:pw-7f3a9c".getBytes(StandardCharsets.UTF_8));
+            assertThat(registry.authorizations).contains(basic);
+            assertThat(message(id)).contains("cannot pull image '" + image + "'").doesNotContain("pw-7f3a9c");
+            await(WAIT, () -> prefect.logs().stream().anyMatch(l -> l.path("flow_run_id").asText().equals(id)), "logs shipped");
+            assertThat(prefect.logs().toString()).doesNotContain("pw-7f3a9c");
+            assertThat(console.toString(StandardCharsets.UTF_8)).doesNotContain("pw-7f3a9c");
+            prefect.assertNoContractViolations();
+        }
+    }
+
+    @Test
+    void stoppingTheWorkerLeavesRunningContainersToFinishOnTheirOwn() throws Exception {
+        startWorker(null);
+        String id = run(deployment("sleep 60"), "{}");
+        await(WAIT, () -> containerId(id) != null, "container started");
+        worker.stop();
+        worker = null;
+        assertThat(engine.client.inspectContainerCmd(containerId(id)).exec().getState().getRunning()).isTrue();
+        assertThat(state(id)).isEqualTo("PENDING");
+    }
+}
