@@ -6,8 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -219,19 +217,14 @@ class JobTemplateRendererTest {
         assertThat(Placeholders.pythonFloat(-0.0001)).isEqualTo("-0.0001");
     }
 
-    static Path shared() {
-        return Path.of(System.getProperty("pworker.shared.dir", "../../shared"));
-    }
-
     @Test
     void rendersPrefectsRealProcessAndDockerTemplates() throws Exception {
-        JsonNode process = JSON.readTree(Files.readString(shared().resolve("prefect/process-worker-default-base-job-template.json")));
+        JsonNode process = io.pworker.testkit.PrefectTemplates.prefectDefault("process");
         JsonNode rendered = new JobTemplateRenderer(Map.of()).render(process,
                 (ObjectNode) json("{'env': {'A': '1'}, 'command': 'python flow.py'}"), new MapResolver());
         assertThat(rendered).isEqualTo(json("{'command': 'python flow.py', 'env': {'A': '1'}, 'stream_output': true}"));
 
-        JsonNode docker = JSON.readTree(Files.readString(shared().resolve("prefect/aggregate-worker-metadata.json")))
-                .path("prefect-docker").path("docker").path("default_base_job_configuration");
+        JsonNode docker = io.pworker.testkit.PrefectTemplates.prefectDefault("docker");
         JsonNode d = new JobTemplateRenderer(Map.of()).render(docker, (ObjectNode) json(
                 "{'image': 'repo/flows:1', 'volumes': ['/data:/data:ro'], 'registry_credentials': {'$ref': {'block_document_id': 'b-1'}}}"),
                 new MapResolver());

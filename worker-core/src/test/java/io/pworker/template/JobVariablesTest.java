@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.nio.file.Files;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -52,12 +51,7 @@ class JobVariablesTest {
     private static final JsonNode DOCKER = readDocker();
 
     private static JsonNode readDocker() {
-        try {
-            return JSON.readTree(Files.readString(JobTemplateRendererTest.shared().resolve("prefect/aggregate-worker-metadata.json")))
-                    .path("prefect-docker").path("docker").path("default_base_job_configuration");
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        return io.pworker.testkit.PrefectTemplates.prefectDefault("docker");
     }
 
     static Stream<Arguments> violations() {

@@ -83,6 +83,12 @@ class ProcessLauncherTest {
     }
 
     @Test
+    void defaultTemplateHasTheShapeOfPrefectsProcessTemplate() {
+        assertThat(io.pworker.testkit.PrefectTemplates.structuralDifferences(new ProcessPlugin().defaultBaseJobTemplate(),
+                io.pworker.testkit.PrefectTemplates.prefectDefault("process"))).isEmpty();
+    }
+
+    @Test
     void reportsTheExitCodeAndThePidAsInfrastructurePid() throws Exception {
         RunHandle h = launch("{\"command\":\"sh -c 'exit 3'\",\"name\":\"n\"}");
         assertThat(h.infrastructurePid()).matches("\\d+");
