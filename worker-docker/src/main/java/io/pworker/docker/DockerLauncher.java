@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.async.ResultCallback;
 import com.github.dockerjava.api.command.CreateContainerCmd;
+import com.github.dockerjava.api.command.InspectContainerResponse;
 import com.github.dockerjava.api.command.PullImageResultCallback;
 import com.github.dockerjava.api.exception.ConflictException;
 import com.github.dockerjava.api.exception.DockerClientException;
@@ -35,6 +36,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -58,6 +60,8 @@ final class DockerLauncher implements InfrastructureLauncher {
     private final String baseUrl;
     private final String defaultImage;
     private final Map<String, Watch> watches = new ConcurrentHashMap<>();
+    /** Containers this launcher stopped, so their 137 is not blamed on someone else. */
+    private final Set<String> killedHere = ConcurrentHashMap.newKeySet();
 
     /** One engine wait per container, shared by the repeated {@link #await} calls. */
     private record Watch(ExitWaiter waiter, ResultCallback.Adapter<Frame> logs, boolean autoRemove,
@@ -357,11 +361,36 @@ final class DockerLauncher implements InfrastructureLauncher {
                 // the log stream is best effort
             }
         }
-        if (!watch.autoRemove() && !containerExists(id)) {
-            return Optional.of(new ExitStatus(code == 0 ? -1 : code, "The container " + watch.name()
-                    + " disappeared: it was removed outside the worker while the flow run was running."));
+        return Optional.of(explain(id, watch, code));
+    }
+
+    /** What the engine knows about how the container ended, in words, when it was not a plain exit. */
+    private ExitStatus explain(String id, Watch watch, int code) throws InfrastructureException {
+        if (watch.autoRemove()) {
+            // the engine removes it on exit; nothing left to ask
+            return ExitStatus.of(code);
         }
-        return Optional.of(ExitStatus.of(code));
+        InspectContainerResponse.ContainerState state;
+        try {
+            state = docker.inspectContainerCmd(id).exec().getState();
+        } catch (NotFoundException e) {
+            state = null;
+        } catch (RuntimeException e) {
+            throw new InfrastructureException("cannot inspect container " + watch.name() + ": " + rootMessage(e), e);
+        }
+        if (state == null || "removing".equals(state.getStatus()) || Boolean.TRUE.equals(state.getDead())) {
+            return new ExitStatus(code == 0 ? -1 : code, "The container " + watch.name()
+                    + " disappeared: it was removed outside the worker while the flow run was running.");
+        }
+        if (Boolean.TRUE.equals(state.getOOMKilled())) {
+            return new ExitStatus(code == 0 ? -1 : code, "The container " + watch.name()
+                    + " was killed by the kernel for running out of memory; consider raising mem_limit.");
+        }
+        if ((code == 137 || code == 143) && !killedHere.contains(id)) {
+            return new ExitStatus(code, "The container " + watch.name() + " was stopped or killed outside the worker ("
+                    + (code == 137 ? "SIGKILL" : "SIGTERM") + ").");
+        }
+        return ExitStatus.of(code);
     }
 
     /**
@@ -410,6 +439,7 @@ final class DockerLauncher implements InfrastructureLauncher {
             return KillOutcome.NOT_AVAILABLE;
         }
         String id = containerId(handle);
+        killedHere.add(id);
         try {
             docker.stopContainerCmd(id).withTimeout((int) Math.max(0, grace.toSeconds())).exec();
         } catch (NotFoundException e) {
@@ -427,6 +457,7 @@ final class DockerLauncher implements InfrastructureLauncher {
 
     @Override
     public void release(RunHandle handle) {
+        killedHere.remove(containerId(handle));
         Watch watch = watches.remove(containerId(handle));
         if (watch != null) {
             closeQuietly(watch.waiter());

@@ -211,6 +211,16 @@ class DockerLauncherTest {
     }
 
     @Test
+    void aContainerKilledFromOutsideIsReportedAsSuch() throws Exception {
+        RunHandle h = launch("{\"command\": \"sleep 60\"}");
+        assertThat(launcher.await(h, Duration.ofMillis(300))).isEmpty();
+        engine.client.killContainerCmd(h.state().get("container_id")).exec();
+        ExitStatus status = awaitExit(launcher, h);
+        assertThat(status.code()).isEqualTo(137);
+        assertThat(status.reason()).contains("stopped or killed outside the worker (SIGKILL)");
+    }
+
+    @Test
     void aLauncherThatOnlyKnowsTheInfrastructurePidCanStillWatchAndKill() throws Exception {
         RunHandle h = launch("{\"command\": \"sh -c 'sleep 1; exit 4'\"}");
         try (DockerLauncher other = DockerLauncher.connect(context(Map.of("DOCKER_HOST", engine.host)))) {
