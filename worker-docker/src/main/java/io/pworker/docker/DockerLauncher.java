@@ -5,7 +5,6 @@ import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.async.ResultCallback;
 import com.github.dockerjava.api.command.CreateContainerCmd;
 import com.github.dockerjava.api.command.InspectContainerResponse;
-import com.github.dockerjava.api.command.PullImageResultCallback;
 import com.github.dockerjava.api.exception.ConflictException;
 import com.github.dockerjava.api.exception.DockerClientException;
 import com.github.dockerjava.api.exception.NotFoundException;
@@ -14,6 +13,9 @@ import com.github.dockerjava.api.model.AuthConfig;
 import com.github.dockerjava.api.model.Bind;
 import com.github.dockerjava.api.model.Frame;
 import com.github.dockerjava.api.model.HostConfig;
+import com.github.dockerjava.api.model.PullResponseItem;
+import com.github.dockerjava.api.model.StreamType;
+import com.github.dockerjava.api.model.WaitContainerCondition;
 import com.github.dockerjava.api.model.WaitResponse;
 import com.github.dockerjava.core.DefaultDockerClientConfig;
 import com.github.dockerjava.core.DockerClientConfig;
@@ -27,6 +29,7 @@ import io.pworker.spi.LaunchException;
 import io.pworker.spi.LaunchRequest;
 import io.pworker.spi.PluginContext;
 import io.pworker.spi.RunHandle;
+import java.io.PrintStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -53,6 +56,7 @@ final class DockerLauncher implements InfrastructureLauncher {
     static final String DEFAULT_PYTHON = "3.12";
     static final String FALLBACK_IMAGE = "prefecthq/prefect:3-python" + DEFAULT_PYTHON;
     private static final Duration PULL_TIMEOUT = Duration.ofMinutes(10);
+    private static final Duration ATTACH_TIMEOUT = Duration.ofSeconds(30);
 
     private final PluginContext context;
     private final DockerClient docker;
@@ -64,7 +68,7 @@ final class DockerLauncher implements InfrastructureLauncher {
     private final Set<String> killedHere = ConcurrentHashMap.newKeySet();
 
     /** One engine wait per container, shared by the repeated {@link #await} calls. */
-    private record Watch(ExitWaiter waiter, ResultCallback.Adapter<Frame> logs, boolean autoRemove,
+    private record Watch(ExitWaiter waiter, OutputPrinter logs, boolean autoRemove,
             String name) {
     }
 
@@ -203,17 +207,30 @@ final class DockerLauncher implements InfrastructureLauncher {
                         + config.image() + "': " + rootMessage(e), e);
             }
         }
+        // The wait and the output stream are opened before the start, as `docker run` does: a container that
+        // ends at once (and is auto-removed) is neither missed nor mistaken for one removed from outside, and
+        // none of its output is lost.
+        ExitWaiter waiter = null;
+        OutputPrinter output = null;
         try {
             for (String network : config.networks().subList(Math.min(1, config.networks().size()), config.networks().size())) {
                 docker.connectToNetworkCmd().withNetworkId(network).withContainerId(id).exec();
             }
+            waiter = docker.waitContainerCmd(id).withCondition(WaitContainerCondition.NEXT_EXIT).exec(new ExitWaiter());
+            if (config.streamOutput()) {
+                output = docker.attachContainerCmd(id).withStdOut(true).withStdErr(true).withFollowStream(true)
+                        .withLogs(false).exec(new OutputPrinter(name == null ? id.substring(0, 12) : name, context.console()));
+                output.awaitAttached(id);
+            }
+            waiter.awaitAttached(id);
             docker.startContainerCmd(id).exec();
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | InfrastructureException e) {
+            closeQuietly(waiter);
+            closeQuietly(output);
             removeQuietly(id);
             throw new LaunchException("the Docker engine could not start container '" + name + "': " + rootMessage(e), e);
         }
-        ResultCallback.Adapter<Frame> logs = config.streamOutput() ? followLogs(id, name == null ? id.substring(0, 12) : name) : null;
-        watches.put(id, new Watch(startWait(id), logs, config.autoRemove(), name));
+        watches.put(id, new Watch(waiter, output, config.autoRemove(), name));
         request.log().info("Started container '" + name + "' (" + id.substring(0, 12) + ") from image '" + config.image() + "'");
         return new RunHandle(baseUrl + ":" + id, Map.of("container_id", id, "auto_remove", String.valueOf(config.autoRemove())));
     }
@@ -238,19 +255,26 @@ final class DockerLauncher implements InfrastructureLauncher {
                 pull.withAuthConfig(auth);
             }
             request.log().info("Pulling image '" + config.image() + "'");
-            if (!pull.exec(new PullImageResultCallback()).awaitCompletion(PULL_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
-                throw new LaunchException("pulling image '" + config.image() + "' took longer than " + PULL_TIMEOUT.toMinutes()
-                        + " minutes");
+            PullWaiter waiter = pull.exec(new PullWaiter());
+            try {
+                waiter.done.get(PULL_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            } finally {
+                closeQuietly(waiter);
             }
+        } catch (TimeoutException e) {
+            throw new LaunchException("pulling image '" + config.image() + "' took longer than " + PULL_TIMEOUT.toMinutes()
+                    + " minutes");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new LaunchException("interrupted while pulling image '" + config.image() + "'");
-        } catch (RuntimeException e) {
+        } catch (ExecutionException | RuntimeException e) {
+            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
             if (policy.equals("IfPossible") && imageExists(config.image())) {
-                request.log().warn("Could not pull image '" + config.image() + "' (" + rootMessage(e) + "); using the local copy");
+                request.log().warn("Could not pull image '" + config.image() + "' (" + rootMessage(cause)
+                        + "); using the local copy");
                 return;
             }
-            throw new LaunchException("cannot pull image '" + config.image() + "': " + rootMessage(e), e);
+            throw new LaunchException("cannot pull image '" + config.image() + "': " + rootMessage(cause), cause);
         }
     }
 
@@ -300,32 +324,6 @@ final class DockerLauncher implements InfrastructureLauncher {
 
     private ExitWaiter startWait(String id) {
         return docker.waitContainerCmd(id).exec(new ExitWaiter());
-    }
-
-    private ResultCallback.Adapter<Frame> followLogs(String id, String name) {
-        String prefix = "[" + name + "] ";
-        StringBuilder partial = new StringBuilder();
-        return docker.logContainerCmd(id).withStdOut(true).withStdErr(true).withFollowStream(true)
-                .exec(new ResultCallback.Adapter<>() {
-                    @Override
-                    public void onNext(Frame frame) {
-                        // frames need not end at line breaks; print whole lines only
-                        partial.append(new String(frame.getPayload(), StandardCharsets.UTF_8));
-                        int nl;
-                        while ((nl = partial.indexOf("\n")) >= 0) {
-                            context.console().println(prefix + partial.substring(0, nl));
-                            partial.delete(0, nl + 1);
-                        }
-                    }
-
-                    @Override
-                    public void onComplete() {
-                        if (!partial.isEmpty()) {
-                            context.console().println(prefix + partial);
-                        }
-                        super.onComplete();
-                    }
-                });
     }
 
     @Override
@@ -393,11 +391,119 @@ final class DockerLauncher implements InfrastructureLauncher {
         return ExitStatus.of(code);
     }
 
+    /** Opened before the container starts; {@link #awaitAttached} blocks until the engine has taken the request. */
+    abstract static class EarlyCallback<T> extends ResultCallback.Adapter<T> {
+        private final CompletableFuture<Void> attached = new CompletableFuture<>();
+
+        @Override
+        public void onStart(java.io.Closeable stream) {
+            super.onStart(stream);
+            attached.complete(null);
+        }
+
+        void failAttach(Throwable error) {
+            attached.completeExceptionally(error);
+        }
+
+        void awaitAttached(String id) throws InfrastructureException {
+            try {
+                attached.get(ATTACH_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                throw new InfrastructureException("cannot follow container " + id + ": " + rootMessage(e.getCause()), e.getCause());
+            } catch (TimeoutException e) {
+                throw new InfrastructureException("the engine did not answer within " + ATTACH_TIMEOUT.toSeconds()
+                        + " s when asked to follow container " + id);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InfrastructureException("interrupted while following container " + id);
+            }
+        }
+    }
+
+    /**
+     * Copies a container's stdout and stderr to the console, whole lines only, each prefixed with the container's
+     * name. The two streams arrive as separate frames in any order, so each keeps its own unfinished line.
+     */
+    static final class OutputPrinter extends EarlyCallback<Frame> {
+        private final String prefix;
+        private final PrintStream console;
+        private final Map<StreamType, StringBuilder> partial = new java.util.EnumMap<>(StreamType.class);
+
+        OutputPrinter(String name, PrintStream console) {
+            this.prefix = "[" + name + "] ";
+            this.console = console;
+        }
+
+        @Override
+        public void onNext(Frame frame) {
+            StringBuilder line = partial.computeIfAbsent(frame.getStreamType(), k -> new StringBuilder());
+            line.append(new String(frame.getPayload(), StandardCharsets.UTF_8));
+            int nl;
+            while ((nl = line.indexOf("\n")) >= 0) {
+                console.println(prefix + line.substring(0, nl));
+                line.delete(0, nl + 1);
+            }
+        }
+
+        @Override
+        public void onComplete() {
+            flush();
+            super.onComplete();
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            // the engine may end the stream without its closing chunk; keep what arrived
+            flush();
+            failAttach(error);
+            closeQuietly(this);
+        }
+
+        private void flush() {
+            partial.values().forEach(line -> {
+                if (!line.isEmpty()) {
+                    console.println(prefix + line);
+                    line.setLength(0);
+                }
+            });
+        }
+    }
+
+    /** A pull as a future: the engine reports failures as error items in the progress stream, or as an HTTP error. */
+    static final class PullWaiter extends ResultCallback.Adapter<PullResponseItem> {
+        final CompletableFuture<Void> done = new CompletableFuture<>();
+        private volatile String error;
+
+        @Override
+        public void onNext(PullResponseItem item) {
+            if (item.isErrorIndicated()) {
+                error = item.getErrorDetail() != null && item.getErrorDetail().getMessage() != null
+                        ? item.getErrorDetail().getMessage() : item.getError();
+            }
+        }
+
+        @Override
+        public void onError(Throwable failure) {
+            done.completeExceptionally(failure);
+            closeQuietly(this);
+        }
+
+        @Override
+        public void onComplete() {
+            if (error != null) {
+                done.completeExceptionally(new DockerClientException(error));
+            } else {
+                done.complete(null);
+            }
+            super.onComplete();
+        }
+    }
+
     /**
      * The engine's wait call as a future. docker-java's own callback closes the call when a timed await runs
      * out, so it cannot be awaited repeatedly.
      */
-    static final class ExitWaiter extends ResultCallback.Adapter<WaitResponse> {
+    static final class ExitWaiter extends EarlyCallback<WaitResponse> {
         final CompletableFuture<Integer> result = new CompletableFuture<>();
 
         @Override
@@ -409,8 +515,10 @@ final class DockerLauncher implements InfrastructureLauncher {
 
         @Override
         public void onError(Throwable error) {
+            // reported by await(); docker-java's default would log it as an error of its own
             result.completeExceptionally(error);
-            super.onError(error);
+            failAttach(error);
+            closeQuietly(this);
         }
 
         @Override

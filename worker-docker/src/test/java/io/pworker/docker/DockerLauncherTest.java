@@ -221,6 +221,16 @@ class DockerLauncherTest {
     }
 
     @Test
+    void anAutoRemovedContainerThatEndsAtOnceStillReportsItsCodeAndOutput() throws Exception {
+        RunHandle h = launch("{\"command\": \"sh -c 'echo last words; exit 3'\", \"auto_remove\": true,"
+                + " \"stream_output\": true, \"name\": \"brief\"}");
+        ExitStatus status = awaitExit(launcher, h);
+        assertThat(status.code()).isEqualTo(3);
+        assertThat(status.reason()).isNull();
+        assertThat(console.toString(StandardCharsets.UTF_8)).contains("[brief] last words");
+    }
+
+    @Test
     void aLauncherThatOnlyKnowsTheInfrastructurePidCanStillWatchAndKill() throws Exception {
         RunHandle h = launch("{\"command\": \"sh -c 'sleep 1; exit 4'\"}");
         try (DockerLauncher other = DockerLauncher.connect(context(Map.of("DOCKER_HOST", engine.host)))) {
