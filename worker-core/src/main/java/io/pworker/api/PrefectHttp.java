@@ -27,6 +27,8 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLContextSpi;
+import javax.net.ssl.SSLParameters;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
@@ -65,12 +67,17 @@ public final class PrefectHttp implements AutoCloseable {
         this.userAgent = "pworker/" + version + " (API " + API_VERSION + ")";
         this.csrfDisabled = new AtomicBoolean(settings.isCloud() || !settings.csrfSupportEnabled());
         HttpClient.Builder builder = HttpClient.newBuilder()
+                // the client's own pool would keep platform threads (and their memory) for short bursts of work
+                .executor(java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor())
                 .version(HttpClient.Version.HTTP_1_1)
                 .followRedirects(HttpClient.Redirect.NORMAL)
                 .connectTimeout(settings.requestTimeout());
-        SSLContext ssl = sslContext(settings);
+        SSLContext ssl = "http".equalsIgnoreCase(settings.apiUrl().getScheme()) ? PlainHttpOnly.context() : sslContext(settings);
         if (ssl != null) {
             builder.sslContext(ssl);
+        }
+        if (ssl instanceof PlainHttpOnly) {
+            builder.sslParameters(new SSLParameters());
         }
         this.client = builder.build();
     }
@@ -318,6 +325,58 @@ public final class PrefectHttp implements AutoCloseable {
         } catch (Exception e) {
             throw new IllegalStateException("cannot set up TLS for the Prefect API (PREFECT_API_SSL_CERT_FILE="
                     + settings.sslCertFile() + "): " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * For an http:// API no TLS is ever spoken, yet the JDK client builds the default TLS context (and reads the
+     * system trust store) when given none: about a tenth of a second and two hundred classes at every start.
+     */
+    private static final class PlainHttpOnly extends SSLContext {
+        private PlainHttpOnly() {
+            super(new SSLContextSpi() {
+                @Override
+                protected void engineInit(javax.net.ssl.KeyManager[] km, TrustManager[] tm, SecureRandom sr) {
+                }
+
+                @Override
+                protected javax.net.ssl.SSLSocketFactory engineGetSocketFactory() {
+                    throw unused();
+                }
+
+                @Override
+                protected javax.net.ssl.SSLServerSocketFactory engineGetServerSocketFactory() {
+                    throw unused();
+                }
+
+                @Override
+                protected javax.net.ssl.SSLEngine engineCreateSSLEngine() {
+                    throw unused();
+                }
+
+                @Override
+                protected javax.net.ssl.SSLEngine engineCreateSSLEngine(String host, int port) {
+                    throw unused();
+                }
+
+                @Override
+                protected javax.net.ssl.SSLSessionContext engineGetServerSessionContext() {
+                    throw unused();
+                }
+
+                @Override
+                protected javax.net.ssl.SSLSessionContext engineGetClientSessionContext() {
+                    throw unused();
+                }
+            }, null, "none");
+        }
+
+        static SSLContext context() {
+            return new PlainHttpOnly();
+        }
+
+        private static IllegalStateException unused() {
+            return new IllegalStateException("TLS requested from a client built for a plain http:// Prefect API URL");
         }
     }
 

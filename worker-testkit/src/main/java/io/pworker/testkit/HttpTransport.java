@@ -79,8 +79,10 @@ final class HttpTransport implements AutoCloseable {
 
     private void serve(Socket socket) {
         try (socket) {
+            // like uvicorn: no Nagle, and each response leaves in one write, so a client's delayed ACK costs nothing
+            socket.setTcpNoDelay(true);
             InputStream in = new BufferedInputStream(socket.getInputStream());
-            OutputStream out = socket.getOutputStream();
+            OutputStream out = new java.io.BufferedOutputStream(socket.getOutputStream(), 64 * 1024);
             while (!closed) {
                 Request request = read(in);
                 if (request == null) {
