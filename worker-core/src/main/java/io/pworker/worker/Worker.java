@@ -707,6 +707,9 @@ public final class Worker implements AutoCloseable {
         if (ar.shutdownKill) {
             message = "Worker '" + name + "' was stopped while this flow run was running, and stopped its process "
                     + "(exit code " + status.code() + ").";
+        } else if (status.code() < 0 && status.reason() != null) {
+            // no exit code to speak of: the infrastructure vanished or the worker lost sight of it
+            message = status.reason();
         } else {
             message = "Flow run infrastructure exited with non-zero status code " + status.code() + ". "
                     + (status.reason() != null ? status.reason() : ExitCodes.explain(status.code()));

@@ -232,7 +232,8 @@ final class DockerLauncher implements InfrastructureLauncher {
         }
         watches.put(id, new Watch(waiter, output, config.autoRemove(), name));
         request.log().info("Started container '" + name + "' (" + id.substring(0, 12) + ") from image '" + config.image() + "'");
-        return new RunHandle(baseUrl + ":" + id, Map.of("container_id", id, "auto_remove", String.valueOf(config.autoRemove())));
+        return new RunHandle(baseUrl + ":" + id, Map.of("container_id", id, "auto_remove", String.valueOf(config.autoRemove()),
+                "container_name", name == null ? id.substring(0, 12) : name));
     }
 
     private void pull(DockerJobConfiguration config, LaunchRequest request) throws LaunchException {
@@ -330,7 +331,8 @@ final class DockerLauncher implements InfrastructureLauncher {
     public Optional<ExitStatus> await(RunHandle handle, Duration timeout) throws InfrastructureException, InterruptedException {
         String id = containerId(handle);
         Watch watch = watches.computeIfAbsent(id, k -> new Watch(startWait(k), null,
-                Boolean.parseBoolean(handle.state().getOrDefault("auto_remove", "false")), k.substring(0, Math.min(12, k.length()))));
+                Boolean.parseBoolean(handle.state().getOrDefault("auto_remove", "false")),
+                handle.state().getOrDefault("container_name", k.substring(0, Math.min(12, k.length())))));
         int code;
         try {
             code = watch.waiter().result.get(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS);

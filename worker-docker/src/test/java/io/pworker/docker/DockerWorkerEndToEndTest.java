@@ -65,6 +65,10 @@ class DockerWorkerEndToEndTest {
     }
 
     private void startWorker(Integer limit) throws Exception {
+        startWorker(limit, engine.host);
+    }
+
+    private void startWorker(Integer limit, String dockerHost) throws Exception {
         Map<String, String> settings = Map.of(
                 "PREFECT_API_URL", prefect.apiUrl(),
                 "PREFECT_WORKER_QUERY_SECONDS", "0.2",
@@ -77,7 +81,7 @@ class DockerWorkerEndToEndTest {
             options = options.withLimit(limit);
         }
         worker = Worker.create(Settings.from(settings), options, new PluginRegistry(List.of(new DockerPlugin())),
-                Map.of("DOCKER_HOST", engine.host), new PrintStream(console, true, StandardCharsets.UTF_8),
+                Map.of("DOCKER_HOST", dockerHost), new PrintStream(console, true, StandardCharsets.UTF_8),
                 Clock.systemUTC());
         worker.start();
     }
@@ -219,6 +223,27 @@ class DockerWorkerEndToEndTest {
             assertThat(prefect.logs().toString()).doesNotContain("pw-7f3a9c");
             assertThat(console.toString(StandardCharsets.UTF_8)).doesNotContain("pw-7f3a9c");
             prefect.assertNoContractViolations();
+        }
+    }
+
+    @Test
+    void runsWatchedThroughAnEngineThatGoesAwayCrashAndTheWorkerGoesOnPolling() throws Exception {
+        SocketProxy proxy = SocketProxy.toUnixSocket(java.nio.file.Path.of(engine.host.substring("unix://".length())));
+        try {
+            startWorker(null, "tcp://127.0.0.1:" + proxy.port());
+            String id = run(deployment("sleep 60"), "{}");
+            await(WAIT, () -> containerId(id) != null, "container started");
+            prefect.setFlowRunState(id, "RUNNING", "Running");
+            assertThat(prefect.flowRun(id).path("infrastructure_pid").asText()).startsWith("http://127.0.0.1:" + proxy.port() + ":");
+            proxy.close();
+            // the worker retries the watch with back-off for about half a minute before it gives up on the run
+            await(Duration.ofSeconds(90), () -> state(id).equals("CRASHED"), "run crashed");
+            assertThat(message(id)).startsWith("The worker lost track of the flow run's infrastructure").contains("lost the Docker engine")
+                    .doesNotContain("status code -1");
+            int heartbeats = prefect.heartbeats().size();
+            await(WAIT, () -> prefect.heartbeats().size() > heartbeats, "the worker still heartbeats");
+        } finally {
+            proxy.close();
         }
     }
 

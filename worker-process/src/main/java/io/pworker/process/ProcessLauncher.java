@@ -143,12 +143,12 @@ final class ProcessLauncher implements InfrastructureLauncher {
         }
         Optional<ProcessHandle> other = ProcessHandle.of(pid);
         if (other.isEmpty()) {
-            return Optional.of(new ExitStatus(-1, "process " + pid + " is not running and was not started by this "
+            return Optional.of(new ExitStatus(-1, "Process " + pid + " is not running and was not started by this "
                     + "worker process, so its exit code is unknown"));
         }
         try {
             other.get().onExit().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            return Optional.of(new ExitStatus(-1, "process " + pid + " was not started by this worker process; "
+            return Optional.of(new ExitStatus(-1, "Process " + pid + " ended, but was not started by this worker process; "
                     + "its exit code is unknown"));
         } catch (java.util.concurrent.TimeoutException e) {
             return Optional.empty();
