@@ -32,6 +32,21 @@ public interface InfrastructurePlugin {
      */
     ObjectNode defaultBaseJobTemplate();
 
+    /**
+     * Reads {@code base-job-template.json} from the plugin's own package, where plugins keep their default
+     * template; a missing or broken file is a packaging error.
+     */
+    static ObjectNode bundledTemplate(Class<? extends InfrastructurePlugin> plugin) {
+        try (java.io.InputStream in = plugin.getResourceAsStream("base-job-template.json")) {
+            if (in == null) {
+                throw new IllegalStateException(plugin.getName() + " has no base-job-template.json next to it");
+            }
+            return (ObjectNode) new com.fasterxml.jackson.databind.ObjectMapper().readTree(in);
+        } catch (java.io.IOException | ClassCastException e) {
+            throw new IllegalStateException(plugin.getName() + " has an unreadable base-job-template.json", e);
+        }
+    }
+
     /** What the core may ask of this type's launcher; constant for a plugin. */
     Capabilities capabilities();
 

@@ -16,7 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -52,15 +51,8 @@ class WorkerTest {
     }
 
     private Map<String, String> settings(String... extra) {
-        Map<String, String> s = new HashMap<>(Map.of(
-                "PREFECT_API_URL", prefect.apiUrl(),
-                "PREFECT_WORKER_QUERY_SECONDS", "0.2",
-                "PREFECT_WORKER_HEARTBEAT_SECONDS", "1",
-                "PREFECT_WORKER_PREFETCH_SECONDS", "0",
-                "PREFECT_CLIENT_MAX_RETRIES", "2"));
-        for (int i = 0; i < extra.length; i += 2) {
-            s.put(extra[i], extra[i + 1]);
-        }
+        Map<String, String> s = prefect.workerSettings("PREFECT_CLIENT_MAX_RETRIES", "2");
+        s.putAll(prefect.workerSettings(extra));
         return s;
     }
 

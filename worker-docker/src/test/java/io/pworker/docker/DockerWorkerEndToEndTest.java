@@ -69,13 +69,7 @@ class DockerWorkerEndToEndTest {
     }
 
     private void startWorker(Integer limit, String dockerHost) throws Exception {
-        Map<String, String> settings = Map.of(
-                "PREFECT_API_URL", prefect.apiUrl(),
-                "PREFECT_WORKER_QUERY_SECONDS", "0.2",
-                "PREFECT_WORKER_HEARTBEAT_SECONDS", "1",
-                "PREFECT_WORKER_PREFETCH_SECONDS", "0",
-                "PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.2",
-                "PWORKER_KILL_GRACE_SECONDS", "2");
+        Map<String, String> settings = prefect.workerSettings("PWORKER_KILL_GRACE_SECONDS", "2");
         WorkerOptions options = WorkerOptions.of(pool, "docker").withName("dw");
         if (limit != null) {
             options = options.withLimit(limit);

@@ -1,14 +1,10 @@
 package io.pworker.process;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.Capabilities;
 import io.pworker.spi.InfrastructureLauncher;
 import io.pworker.spi.InfrastructurePlugin;
 import io.pworker.spi.PluginContext;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 
 /** Type {@code process}: each flow run is a local subprocess in its own process group. */
 public final class ProcessPlugin implements InfrastructurePlugin {
@@ -28,11 +24,7 @@ public final class ProcessPlugin implements InfrastructurePlugin {
 
     @Override
     public ObjectNode defaultBaseJobTemplate() {
-        try (InputStream in = ProcessPlugin.class.getResourceAsStream("base-job-template.json")) {
-            return (ObjectNode) new ObjectMapper().readTree(in);
-        } catch (IOException e) {
-            throw new UncheckedIOException("process plugin jar lacks its base job template", e);
-        }
+        return InfrastructurePlugin.bundledTemplate(ProcessPlugin.class);
     }
 
     @Override

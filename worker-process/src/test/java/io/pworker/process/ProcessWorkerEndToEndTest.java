@@ -61,16 +61,8 @@ class ProcessWorkerEndToEndTest {
     }
 
     private Map<String, String> settings(String... extra) {
-        Map<String, String> s = new HashMap<>(Map.of(
-                "PREFECT_API_URL", prefect.apiUrl(),
-                "PREFECT_WORKER_QUERY_SECONDS", "0.2",
-                "PREFECT_WORKER_HEARTBEAT_SECONDS", "1",
-                "PREFECT_WORKER_PREFETCH_SECONDS", "0",
-                "PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.2",
-                "PWORKER_KILL_GRACE_SECONDS", "3"));
-        for (int i = 0; i < extra.length; i += 2) {
-            s.put(extra[i], extra[i + 1]);
-        }
+        Map<String, String> s = prefect.workerSettings("PWORKER_KILL_GRACE_SECONDS", "3");
+        s.putAll(prefect.workerSettings(extra));
         return s;
     }
 

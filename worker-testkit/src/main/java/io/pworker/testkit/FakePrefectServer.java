@@ -112,6 +112,23 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
         contractChecks = value;
     }
 
+    /**
+     * Settings for a worker under test against this fake: its URL and short intervals so that tests take
+     * seconds, overridden or extended by {@code keyValues} (name, value, name, value, …).
+     */
+    public java.util.Map<String, String> workerSettings(String... keyValues) {
+        java.util.Map<String, String> s = new java.util.HashMap<>(java.util.Map.of(
+                "PREFECT_API_URL", apiUrl(),
+                "PREFECT_WORKER_QUERY_SECONDS", "0.2",
+                "PREFECT_WORKER_HEARTBEAT_SECONDS", "1",
+                "PREFECT_WORKER_PREFETCH_SECONDS", "0",
+                "PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.2"));
+        for (int i = 0; i + 1 < keyValues.length; i += 2) {
+            s.put(keyValues[i], keyValues[i + 1]);
+        }
+        return s;
+    }
+
     public String apiUrl() {
         return "http://127.0.0.1:" + transport.port() + "/api";
     }
