@@ -178,25 +178,25 @@ final class DockerLauncher implements InfrastructureLauncher {
         if (config.memswapLimit() != null) {
             hostConfig.withMemorySwap(config.memswapLimit());
         }
+        CreateContainerCmd create = docker.createContainerCmd(config.image())
+                .withEnv(env.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList())
+                .withLabels(labels)
+                .withCmd(config.command())
+                .withHostConfig(hostConfig);
+        applyKwargs(create, hostConfig, config.containerCreateKwargs(), extraHosts, request);
+        if (!extraHosts.isEmpty()) {
+            hostConfig.withExtraHosts(extraHosts.toArray(String[]::new));
+        }
         String baseName = containerName(config.name() != null ? config.name() : request.run().name());
         String id = null;
         String name = baseName;
         for (int attempt = 0; id == null; attempt++) {
+            // a name in use gets -1, -2, … as Prefect's worker does; an empty one lets the engine choose
             name = baseName.isEmpty() ? null : attempt == 0 ? baseName : baseName + "-" + attempt;
-            CreateContainerCmd create = docker.createContainerCmd(config.image())
-                    .withEnv(env.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList())
-                    .withLabels(labels)
-                    .withCmd(config.command())
-                    .withHostConfig(hostConfig);
-            List<String> hosts = new ArrayList<>(extraHosts);
-            applyKwargs(create, hostConfig, config.containerCreateKwargs(), hosts, request);
-            if (!hosts.isEmpty()) {
-                hostConfig.withExtraHosts(hosts.toArray(String[]::new));
-            }
-            if (name != null) {
-                create.withName(name);
-            }
             try {
+                if (name != null) {
+                    create.withName(name);
+                }
                 id = create.exec().getId();
             } catch (ConflictException e) {
                 if (name == null || attempt >= 50) {
@@ -206,6 +206,9 @@ final class DockerLauncher implements InfrastructureLauncher {
                 throw new LaunchException("the Docker engine refused to create the container for image '"
                         + config.image() + "': " + rootMessage(e), e);
             }
+        }
+        if (name == null) {
+            name = id.substring(0, 12);
         }
         // The wait and the output stream are opened before the start, as `docker run` does: a container that
         // ends at once (and is auto-removed) is neither missed nor mistaken for one removed from outside, and
@@ -219,7 +222,7 @@ final class DockerLauncher implements InfrastructureLauncher {
             waiter = docker.waitContainerCmd(id).withCondition(WaitContainerCondition.NEXT_EXIT).exec(new ExitWaiter());
             if (config.streamOutput()) {
                 output = docker.attachContainerCmd(id).withStdOut(true).withStdErr(true).withFollowStream(true)
-                        .withLogs(false).exec(new OutputPrinter(name == null ? id.substring(0, 12) : name, context.console()));
+                        .withLogs(false).exec(new OutputPrinter(name, context.console()));
                 output.awaitAttached(id);
             }
             waiter.awaitAttached(id);
@@ -233,7 +236,7 @@ final class DockerLauncher implements InfrastructureLauncher {
         watches.put(id, new Watch(waiter, output, config.autoRemove(), name));
         request.log().info("Started container '" + name + "' (" + id.substring(0, 12) + ") from image '" + config.image() + "'");
         return new RunHandle(baseUrl + ":" + id, Map.of("container_id", id, "auto_remove", String.valueOf(config.autoRemove()),
-                "container_name", name == null ? id.substring(0, 12) : name));
+                "container_name", name));
     }
 
     private void pull(DockerJobConfiguration config, LaunchRequest request) throws LaunchException {
