@@ -288,6 +288,29 @@ class DockerLauncherTest {
     }
 
     @Test
+    void networksAreJoinedAndALocalApiUrlPointsAtTheHostGateway() throws Exception {
+        String a = "pworker-test-a-" + runId.substring(0, 8);
+        String b = "pworker-test-b-" + runId.substring(0, 8);
+        engine.client.createNetworkCmd().withName(a).exec();
+        engine.client.createNetworkCmd().withName(b).exec();
+        try {
+            RunHandle h = launch("{\"command\": \"true\", \"networks\": [\"" + a + "\", \"" + b + "\"],"
+                    + " \"env\": {\"PREFECT_API_URL\": \"http://127.0.0.1:4200/api\"}}");
+            assertThat(awaitExit(launcher, h).code()).isZero();
+            InspectContainerResponse c = inspect(h);
+            assertThat(c.getHostConfig().getNetworkMode()).isEqualTo(a);
+            assertThat(c.getNetworkSettings().getNetworks()).containsKeys(a, b);
+            assertThat(c.getConfig().getEnv()).contains("PREFECT_API_URL=http://host.docker.internal:4200/api");
+            assertThat(c.getHostConfig().getExtraHosts()).contains("host.docker.internal:host-gateway");
+        } finally {
+            // a network in use cannot be removed; the container goes first
+            handles.forEach(h -> engine.client.removeContainerCmd(h.state().get("container_id")).withForce(true).exec());
+            engine.client.removeNetworkCmd(a).exec();
+            engine.client.removeNetworkCmd(b).exec();
+        }
+    }
+
+    @Test
     void streamedOutputIsPrefixedWithTheContainerName() throws Exception {
         RunHandle h = launch("{\"command\": \"sh -c 'echo one; echo two >&2; printf three'\", \"stream_output\": true,"
                 + " \"name\": \"chatty\"}");
