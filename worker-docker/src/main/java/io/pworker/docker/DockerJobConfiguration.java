@@ -1,10 +1,14 @@
 package io.pworker.docker;
 
+import static io.pworker.spi.JobConfigurationFields.bool;
+import static io.pworker.spi.JobConfigurationFields.stringMap;
+import static io.pworker.spi.JobConfigurationFields.strings;
+import static io.pworker.spi.JobConfigurationFields.text;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.LaunchException;
 import io.pworker.spi.ShellWords;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -99,63 +103,6 @@ record DockerJobConfiguration(
             return "IfNotPresent";
         }
         return parsed.tag() == null || parsed.tag().equals("latest") ? "Always" : "IfNotPresent";
-    }
-
-    private static String text(ObjectNode c, String key) throws LaunchException {
-        JsonNode v = c.get(key);
-        if (v == null || v.isNull()) {
-            return null;
-        }
-        if (!v.isTextual()) {
-            throw new LaunchException("invalid job configuration '" + key + "': expected a string, got " + v);
-        }
-        return v.asText();
-    }
-
-    private static boolean bool(ObjectNode c, String key, boolean def) throws LaunchException {
-        JsonNode v = c.get(key);
-        if (v == null || v.isNull()) {
-            return def;
-        }
-        if (!v.isBoolean()) {
-            throw new LaunchException("invalid job configuration '" + key + "': expected true or false, got " + v);
-        }
-        return v.asBoolean();
-    }
-
-    private static List<String> strings(ObjectNode c, String key) throws LaunchException {
-        JsonNode v = c.get(key);
-        if (v == null || v.isNull()) {
-            return List.of();
-        }
-        if (!v.isArray()) {
-            throw new LaunchException("invalid job configuration '" + key + "': expected a list of strings, got " + v);
-        }
-        List<String> out = new ArrayList<>();
-        for (JsonNode e : v) {
-            if (!e.isTextual()) {
-                throw new LaunchException("invalid job configuration '" + key + "': expected strings, got " + e);
-            }
-            out.add(e.asText());
-        }
-        return List.copyOf(out);
-    }
-
-    private static Map<String, String> stringMap(ObjectNode c, String key) throws LaunchException {
-        JsonNode v = c.get(key);
-        Map<String, String> out = new LinkedHashMap<>();
-        if (v == null || v.isNull()) {
-            return out;
-        }
-        if (!v.isObject()) {
-            throw new LaunchException("invalid job configuration '" + key + "': expected an object, got " + v.getNodeType());
-        }
-        for (Map.Entry<String, JsonNode> e : v.properties()) {
-            if (!e.getValue().isNull()) {
-                out.put(e.getKey(), e.getValue().asText());
-            }
-        }
-        return out;
     }
 
     /** docker-py's memory strings: a number of bytes, or a number with a b/k/m/g suffix. */
