@@ -51,8 +51,8 @@ class WorkerTest {
     }
 
     private Map<String, String> settings(String... extra) {
-        Map<String, String> s = prefect.workerSettings("PREFECT_CLIENT_MAX_RETRIES", "2");
-        s.putAll(prefect.workerSettings(extra));
+        Map<String, String> s = prefect.workerSettings(extra);
+        s.putIfAbsent("PREFECT_CLIENT_MAX_RETRIES", "2");
         return s;
     }
 
@@ -71,18 +71,6 @@ class WorkerTest {
 
     private String deployment(String jobVariables) throws Exception {
         return prefect.createDeployment(flowId, "nightly", "pool", JSON.readTree(jobVariables));
-    }
-
-    private String run(String deploymentId, String jobVariables) throws Exception {
-        return prefect.createFlowRun(deploymentId, JSON.readTree(jobVariables));
-    }
-
-    private String state(String id) {
-        return prefect.flowRun(id).path("state_type").asText();
-    }
-
-    private String message(String id) {
-        return prefect.flowRun(id).path("state").path("message").asText();
     }
 
     @Test
@@ -151,14 +139,14 @@ class WorkerTest {
     void aPluginThatThrowsCrashesOnlyThatRun() throws Exception {
         start();
         String dep = deployment("{}");
-        String thrown = run(dep, "{\"throw_launch\": true}");
-        String refused = run(dep, "{\"fail_launch\": \"image not found: nope:1\"}");
-        String fine = run(dep, "{}");
-        await(WAIT, () -> state(thrown).equals("CRASHED") && state(refused).equals("CRASHED"), "both crashed");
-        assertThat(message(thrown)).contains("Failed to submit flow run to infrastructure").contains("stub plugin bug");
-        assertThat(message(refused)).isEqualTo("Failed to submit flow run to infrastructure: image not found: nope:1");
+        String thrown = prefect.createFlowRun(dep, "{\"throw_launch\": true}");
+        String refused = prefect.createFlowRun(dep, "{\"fail_launch\": \"image not found: nope:1\"}");
+        String fine = prefect.createFlowRun(dep, "{}");
+        await(WAIT, () -> prefect.stateType(thrown).equals("CRASHED") && prefect.stateType(refused).equals("CRASHED"), "both crashed");
+        assertThat(prefect.stateMessage(thrown)).contains("Failed to submit flow run to infrastructure").contains("stub plugin bug");
+        assertThat(prefect.stateMessage(refused)).isEqualTo("Failed to submit flow run to infrastructure: image not found: nope:1");
         await(WAIT, () -> !prefect.flowRun(fine).path("infrastructure_pid").asText("").isEmpty(), "fine run launched");
-        assertThat(state(fine)).isEqualTo("PENDING");
+        assertThat(prefect.stateType(fine)).isEqualTo("PENDING");
         prefect.assertNoContractViolations();
     }
 
@@ -166,9 +154,9 @@ class WorkerTest {
     void aMalformedPoolTemplateCrashesTheRunNamingTheCause() throws Exception {
         prefect.createWorkPool("pool", "stub", JSON.readTree("{\"job_configuration\": [], \"variables\": {}}"));
         start();
-        String id = run(deployment("{}"), "{}");
-        await(WAIT, () -> state(id).equals("CRASHED"), "crashed");
-        assertThat(message(id)).contains("malformed base job template");
+        String id = prefect.createFlowRun(deployment("{}"), "{}");
+        await(WAIT, () -> prefect.stateType(id).equals("CRASHED"), "crashed");
+        assertThat(prefect.stateMessage(id)).contains("malformed base job template");
     }
 
     @Test
@@ -178,7 +166,7 @@ class WorkerTest {
         start();
         String dep = deployment("{\"env\": {\"FROM_DEPLOYMENT\": \"1\", \"SHARED\": \"deployment\"},"
                 + " \"labels\": {\"team\": \"{{ prefect.variables.team }}\"}}");
-        String id = run(dep, "{\"env\": {\"SHARED\": \"run\"}, \"secret\": \"{{ prefect.blocks.secret.token }}\"}");
+        String id = prefect.createFlowRun(dep, "{\"env\": {\"SHARED\": \"run\"}, \"secret\": \"{{ prefect.blocks.secret.token }}\"}");
         await(WAIT, () -> !stub.launched.isEmpty(), "launched");
         LaunchRequest req = stub.launched.getFirst();
         JsonNode c = req.configuration();
@@ -205,7 +193,7 @@ class WorkerTest {
         start();
         prefect.failNext("POST", ".*/get_scheduled_flow_runs", 429, 1, 0.2);
         prefect.failNext("POST", ".*/set_state", 503, 1, 0);
-        String id = run(deployment("{}"), "{}");
+        String id = prefect.createFlowRun(deployment("{}"), "{}");
         await(WAIT, () -> !prefect.flowRun(id).path("infrastructure_pid").asText("").isEmpty(), "launched despite errors");
         prefect.assertNoContractViolations();
     }
@@ -214,7 +202,7 @@ class WorkerTest {
     void sendsCsrfTokensWhenTheServerAsksForThem() throws Exception {
         prefect.enableCsrf(true);
         start();
-        String id = run(deployment("{}"), "{}");
+        String id = prefect.createFlowRun(deployment("{}"), "{}");
         await(WAIT, () -> !prefect.flowRun(id).path("infrastructure_pid").asText("").isEmpty(), "launched with CSRF");
         assertThat(prefect.requests()).anyMatch(r -> r.path().contains("/csrf-token"));
     }
@@ -222,11 +210,11 @@ class WorkerTest {
     @Test
     void cancellingARunKillsItAndMarksItCancelled() throws Exception {
         start();
-        String id = run(deployment("{\"hold\": true}"), "{}");
+        String id = prefect.createFlowRun(deployment("{\"hold\": true}"), "{}");
         await(WAIT, () -> !prefect.flowRun(id).path("infrastructure_pid").asText("").isEmpty(), "launched");
         prefect.setFlowRunState(id, "RUNNING", "Running");
         prefect.setFlowRunState(id, "CANCELLING", "Cancelling");
-        await(WAIT, () -> state(id).equals("CANCELLED"), "cancelled");
+        await(WAIT, () -> prefect.stateType(id).equals("CANCELLED"), "cancelled");
         assertThat(stub.kills.get()).isEqualTo(1);
         prefect.assertNoContractViolations();
     }
@@ -234,13 +222,13 @@ class WorkerTest {
     @Test
     void runOnceHandlesWhatIsDueThenStops() throws Exception {
         String dep = deployment("{\"exit_code\": 4}");
-        String id = run(dep, "{}");
+        String id = prefect.createFlowRun(dep, "{}");
         Worker w = create(WorkerOptions.of("pool", "stub").withName("once").withRunOnce(true), settings(), stub);
         w.start();
         w.runOnce();
         assertThat(w.awaitStopped(Duration.ofSeconds(1))).isTrue();
-        assertThat(state(id)).isEqualTo("CRASHED");
-        assertThat(message(id)).contains("non-zero status code 4");
+        assertThat(prefect.stateType(id)).isEqualTo("CRASHED");
+        assertThat(prefect.stateMessage(id)).contains("non-zero status code 4");
     }
 
     @Test
@@ -249,7 +237,7 @@ class WorkerTest {
         Worker w = create(WorkerOptions.of("pool", "stub").withName("q").withWorkQueues(List.of("default", "typo")),
                 settings(), stub);
         w.start();
-        String id = run(deployment("{}"), "{}");
+        String id = prefect.createFlowRun(deployment("{}"), "{}");
         await(WAIT, () -> !prefect.flowRun(id).path("infrastructure_pid").asText("").isEmpty(), "default queue served");
         prefect.assertNoContractViolations();
     }

@@ -86,18 +86,6 @@ class DockerWorkerEndToEndTest {
                 + "\", \"image_pull_policy\": \"Never\", \"command\": " + JSON.writeValueAsString(command) + "}"));
     }
 
-    private String run(String deploymentId, String jobVariables) throws Exception {
-        return prefect.createFlowRun(deploymentId, JSON.readTree(jobVariables));
-    }
-
-    private String state(String id) {
-        return prefect.flowRun(id).path("state_type").asText();
-    }
-
-    private String message(String id) {
-        return prefect.flowRun(id).path("state").path("message").asText();
-    }
-
     private String containerId(String runId) {
         String pid = prefect.flowRun(runId).path("infrastructure_pid").asText("");
         return pid.isEmpty() ? null : pid.substring(pid.lastIndexOf(':') + 1);
@@ -109,14 +97,13 @@ class DockerWorkerEndToEndTest {
     }
 
     private long executed() {
-        return prefect.events().stream().filter(e -> e.path("event").asText().equals("prefect.worker.executed-flow-run"))
-                .count();
+        return prefect.eventCount("prefect.worker.executed-flow-run");
     }
 
     @Test
     void aContainerThatExitsZeroIsLeftToTheEnginesReport() throws Exception {
         startWorker(null);
-        String id = run(deployment("sh -c 'echo hello from $PREFECT__FLOW_RUN_ID'"), "{}");
+        String id = prefect.createFlowRun(deployment("sh -c 'echo hello from $PREFECT__FLOW_RUN_ID'"), "{}");
         await(WAIT, () -> executed() == 1, "executed-flow-run event");
         JsonNode run = prefect.flowRun(id);
         assertThat(run.path("state_type").asText()).isEqualTo("PENDING");
@@ -135,21 +122,21 @@ class DockerWorkerEndToEndTest {
     @Test
     void exitFiveCrashesTheRunWithTheCode() throws Exception {
         startWorker(null);
-        String id = run(deployment("sh -c 'exit 5'"), "{}");
-        await(WAIT, () -> state(id).equals("CRASHED"), "run crashed");
-        assertThat(message(id)).contains("non-zero status code 5");
+        String id = prefect.createFlowRun(deployment("sh -c 'exit 5'"), "{}");
+        await(WAIT, () -> prefect.stateType(id).equals("CRASHED"), "run crashed");
+        assertThat(prefect.stateMessage(id)).contains("non-zero status code 5");
         prefect.assertNoContractViolations();
     }
 
     @Test
     void cancellingStopsAContainerThatIgnoresSigtermAndMarksTheRunCancelled() throws Exception {
         startWorker(null);
-        String id = run(deployment("sh -c 'trap \"\" TERM; while true; do sleep 1; done'"), "{}");
+        String id = prefect.createFlowRun(deployment("sh -c 'trap \"\" TERM; while true; do sleep 1; done'"), "{}");
         await(WAIT, () -> containerId(id) != null, "container started");
         prefect.setFlowRunState(id, "RUNNING", "Running");
         long start = System.nanoTime();
         prefect.setFlowRunState(id, "CANCELLING", "Cancelling");
-        await(WAIT, () -> state(id).equals("CANCELLED"), "run cancelled");
+        await(WAIT, () -> prefect.stateType(id).equals("CANCELLED"), "run cancelled");
         long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
         assertThat(seconds).as("grace 2 s plus a few").isLessThan(12);
         var state = engine.client.inspectContainerCmd(containerId(id)).exec().getState();
@@ -161,10 +148,10 @@ class DockerWorkerEndToEndTest {
     @Test
     void alwaysPullingFromAnUnreachableRegistryCrashesTheRunWithTheRegistryError() throws Exception {
         startWorker(null);
-        String id = run(deployment("true"), "{\"image\": \"127.0.0.1:1/flows:1\", \"image_pull_policy\": \"Always\"}");
-        await(WAIT, () -> state(id).equals("CRASHED"), "run crashed");
-        assertThat(message(id)).contains("cannot pull image '127.0.0.1:1/flows:1'").contains("127.0.0.1:1");
-        String next = run(deployment("true"), "{}");
+        String id = prefect.createFlowRun(deployment("true"), "{\"image\": \"127.0.0.1:1/flows:1\", \"image_pull_policy\": \"Always\"}");
+        await(WAIT, () -> prefect.stateType(id).equals("CRASHED"), "run crashed");
+        assertThat(prefect.stateMessage(id)).contains("cannot pull image '127.0.0.1:1/flows:1'").contains("127.0.0.1:1");
+        String next = prefect.createFlowRun(deployment("true"), "{}");
         await(WAIT, () -> containerId(next) != null, "the worker goes on");
         prefect.assertNoContractViolations();
     }
@@ -172,12 +159,12 @@ class DockerWorkerEndToEndTest {
     @Test
     void aContainerRemovedFromOutsideCrashesTheRunSayingItDisappeared() throws Exception {
         startWorker(null);
-        String id = run(deployment("sleep 60"), "{}");
+        String id = prefect.createFlowRun(deployment("sleep 60"), "{}");
         await(WAIT, () -> containerId(id) != null, "container started");
         prefect.setFlowRunState(id, "RUNNING", "Running");
         engine.client.removeContainerCmd(containerId(id)).withForce(true).exec();
-        await(WAIT, () -> state(id).equals("CRASHED"), "run crashed");
-        assertThat(message(id)).contains("disappeared");
+        await(WAIT, () -> prefect.stateType(id).equals("CRASHED"), "run crashed");
+        assertThat(prefect.stateMessage(id)).contains("disappeared");
         prefect.assertNoContractViolations();
     }
 
@@ -187,7 +174,7 @@ class DockerWorkerEndToEndTest {
         String dep = deployment("sleep 1");
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
-            ids.add(run(dep, "{}"));
+            ids.add(prefect.createFlowRun(dep, "{}"));
         }
         AtomicInteger max = new AtomicInteger();
         await(Duration.ofSeconds(90), () -> {
@@ -207,12 +194,12 @@ class DockerWorkerEndToEndTest {
                     "{\"username\": \"robot\", \"password\": \"pw-7f3a9c\", \"registry_url\": \"" + registry.address()
                             + "\", \"reauth\": true}"));
             String image = registry.address() + "/team/flows:1";
-            String id = run(deployment("true"), "{\"image\": \"" + image + "\", \"image_pull_policy\": \"Always\","
+            String id = prefect.createFlowRun(deployment("true"), "{\"image\": \"" + image + "\", \"image_pull_policy\": \"Always\","
                     + " \"registry_credentials\": {\"$ref\": {\"block_document_id\": \"" + block + "\"}}}");
-            await(WAIT, () -> state(id).equals("CRASHED"), "run crashed");
+            await(WAIT, () -> prefect.stateType(id).equals("CRASHED"), "run crashed");
             String basic = "Basic " + java.util.Base64.getEncoder().encodeToString("robot:pw-7f3a9c".getBytes(StandardCharsets.UTF_8));
             assertThat(registry.authorizations).contains(basic);
-            assertThat(message(id)).contains("cannot pull image '" + image + "'").doesNotContain("pw-7f3a9c");
+            assertThat(prefect.stateMessage(id)).contains("cannot pull image '" + image + "'").doesNotContain("pw-7f3a9c");
             await(WAIT, () -> prefect.logs().stream().anyMatch(l -> l.path("flow_run_id").asText().equals(id)), "logs shipped");
             assertThat(prefect.logs().toString()).doesNotContain("pw-7f3a9c");
             assertThat(console.toString(StandardCharsets.UTF_8)).doesNotContain("pw-7f3a9c");
@@ -225,14 +212,14 @@ class DockerWorkerEndToEndTest {
         SocketProxy proxy = SocketProxy.toUnixSocket(java.nio.file.Path.of(engine.host.substring("unix://".length())));
         try {
             startWorker(null, "tcp://127.0.0.1:" + proxy.port());
-            String id = run(deployment("sleep 60"), "{}");
+            String id = prefect.createFlowRun(deployment("sleep 60"), "{}");
             await(WAIT, () -> containerId(id) != null, "container started");
             prefect.setFlowRunState(id, "RUNNING", "Running");
             assertThat(prefect.flowRun(id).path("infrastructure_pid").asText()).startsWith("http://127.0.0.1:" + proxy.port() + ":");
             proxy.close();
             // the worker retries the watch with back-off for about half a minute before it gives up on the run
-            await(Duration.ofSeconds(90), () -> state(id).equals("CRASHED"), "run crashed");
-            assertThat(message(id)).startsWith("The worker lost track of the flow run's infrastructure").contains("lost the Docker engine")
+            await(Duration.ofSeconds(90), () -> prefect.stateType(id).equals("CRASHED"), "run crashed");
+            assertThat(prefect.stateMessage(id)).startsWith("The worker lost track of the flow run's infrastructure").contains("lost the Docker engine")
                     .doesNotContain("status code -1");
             int heartbeats = prefect.heartbeats().size();
             await(WAIT, () -> prefect.heartbeats().size() > heartbeats, "the worker still heartbeats");
@@ -244,11 +231,11 @@ class DockerWorkerEndToEndTest {
     @Test
     void stoppingTheWorkerLeavesRunningContainersToFinishOnTheirOwn() throws Exception {
         startWorker(null);
-        String id = run(deployment("sleep 60"), "{}");
+        String id = prefect.createFlowRun(deployment("sleep 60"), "{}");
         await(WAIT, () -> containerId(id) != null, "container started");
         worker.stop();
         worker = null;
         assertThat(engine.client.inspectContainerCmd(containerId(id)).exec().getState().getRunning()).isTrue();
-        assertThat(state(id)).isEqualTo("PENDING");
+        assertThat(prefect.stateType(id)).isEqualTo("PENDING");
     }
 }

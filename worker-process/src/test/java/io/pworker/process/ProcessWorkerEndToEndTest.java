@@ -61,8 +61,8 @@ class ProcessWorkerEndToEndTest {
     }
 
     private Map<String, String> settings(String... extra) {
-        Map<String, String> s = prefect.workerSettings("PWORKER_KILL_GRACE_SECONDS", "3");
-        s.putAll(prefect.workerSettings(extra));
+        Map<String, String> s = prefect.workerSettings(extra);
+        s.putIfAbsent("PWORKER_KILL_GRACE_SECONDS", "3");
         return s;
     }
 
@@ -83,23 +83,11 @@ class ProcessWorkerEndToEndTest {
         return prefect.createDeployment(flowId, "nightly", "pool", JSON.readTree(jobVariables));
     }
 
-    private String run(String deploymentId, String jobVariables) throws Exception {
-        return prefect.createFlowRun(deploymentId, JSON.readTree(jobVariables));
-    }
-
-    private String state(String runId) {
-        return prefect.flowRun(runId).path("state_type").asText();
-    }
-
-    private JsonNode stateObject(String runId) {
-        return prefect.flowRun(runId).path("state");
-    }
-
     @Test
     void aRunThatExitsZeroIsClaimedLaunchedAndLeftToItsEngine() throws Exception {
         start();
         String dep = deployment("{\"command\":\"sh -c 'echo hello from $PREFECT__FLOW_RUN_ID'\"}");
-        String id = run(dep, "{}");
+        String id = prefect.createFlowRun(dep, "{}");
         await(WAIT, () -> prefect.events().stream().anyMatch(e -> e.path("event").asText()
                 .equals("prefect.worker.executed-flow-run")), "executed-flow-run event");
         JsonNode run = prefect.flowRun(id);
@@ -121,9 +109,9 @@ class ProcessWorkerEndToEndTest {
     @Test
     void aNonZeroExitCrashesTheRunWithTheCode() throws Exception {
         start();
-        String id = run(deployment("{\"command\":\"sh -c 'exit 3'\"}"), "{}");
-        await(WAIT, () -> state(id).equals("CRASHED"), "run crashed");
-        assertThat(stateObject(id).path("message").asText()).contains("non-zero status code 3");
+        String id = prefect.createFlowRun(deployment("{\"command\":\"sh -c 'exit 3'\"}"), "{}");
+        await(WAIT, () -> prefect.stateType(id).equals("CRASHED"), "run crashed");
+        assertThat(prefect.stateMessage(id)).contains("non-zero status code 3");
         prefect.assertNoContractViolations();
     }
 
@@ -131,7 +119,7 @@ class ProcessWorkerEndToEndTest {
     void cancellingARunningFlowStopsItsProcessGroupAndMarksItCancelled() throws Exception {
         start();
         Path childPid = dir.resolve("child.pid");
-        String id = run(deployment("{\"command\":\"sh -c 'trap \\\"\\\" TERM; sleep 300 & echo $! > " + childPid
+        String id = prefect.createFlowRun(deployment("{\"command\":\"sh -c 'trap \\\"\\\" TERM; sleep 300 & echo $! > " + childPid
                 + "; wait; sleep 300'\"}"), "{}");
         await(WAIT, () -> Files.exists(childPid) && !read(childPid).isEmpty()
                 && !prefect.flowRun(id).path("infrastructure_pid").asText("").isEmpty(), "flow process started");
@@ -139,7 +127,7 @@ class ProcessWorkerEndToEndTest {
         long child = Long.parseLong(read(childPid));
         long leader = Long.parseLong(prefect.flowRun(id).path("infrastructure_pid").asText());
         prefect.setFlowRunState(id, "CANCELLING", "Cancelling");
-        await(WAIT, () -> state(id).equals("CANCELLED"), "run cancelled");
+        await(WAIT, () -> prefect.stateType(id).equals("CANCELLED"), "run cancelled");
         assertThat(ProcessHandle.of(leader).map(ProcessHandle::isAlive).orElse(false)).isFalse();
         await(WAIT, () -> ProcessHandle.of(child).map(p -> !p.isAlive()).orElse(true), "child process gone");
         prefect.assertNoContractViolations();
@@ -149,11 +137,11 @@ class ProcessWorkerEndToEndTest {
     void cancellationStillWorksWhenTheEventSocketIsRefused() throws Exception {
         prefect.setEventsSocketEnabled(false);
         start();
-        String id = run(deployment("{\"command\":\"sleep 300\"}"), "{}");
+        String id = prefect.createFlowRun(deployment("{\"command\":\"sleep 300\"}"), "{}");
         await(WAIT, () -> !prefect.flowRun(id).path("infrastructure_pid").asText("").isEmpty(), "launched");
         prefect.setFlowRunState(id, "RUNNING", "Running");
         prefect.setFlowRunState(id, "CANCELLING", "Cancelling");
-        await(WAIT, () -> state(id).equals("CANCELLED"), "run cancelled by polling");
+        await(WAIT, () -> prefect.stateType(id).equals("CANCELLED"), "run cancelled by polling");
         assertThat(prefect.requests()).anyMatch(r -> r.path().endsWith("/flow_runs/filter"));
         prefect.assertNoContractViolations();
     }
@@ -162,10 +150,10 @@ class ProcessWorkerEndToEndTest {
     void aJobVariableThatBreaksTheSchemaCrashesThatRunAndTheWorkerGoesOn() throws Exception {
         start();
         String dep = deployment("{\"command\":\"true\"}");
-        String bad = run(dep, "{\"stream_output\":\"yes\"}");
-        await(WAIT, () -> state(bad).equals("CRASHED"), "bad run crashed");
-        assertThat(stateObject(bad).path("message").asText()).contains("stream_output");
-        String good = run(dep, "{}");
+        String bad = prefect.createFlowRun(dep, "{\"stream_output\":\"yes\"}");
+        await(WAIT, () -> prefect.stateType(bad).equals("CRASHED"), "bad run crashed");
+        assertThat(prefect.stateMessage(bad)).contains("stream_output");
+        String good = prefect.createFlowRun(dep, "{}");
         await(WAIT, () -> !prefect.flowRun(good).path("infrastructure_pid").asText("").isEmpty(), "good run launched");
         prefect.assertNoContractViolations();
     }
@@ -176,7 +164,7 @@ class ProcessWorkerEndToEndTest {
         String dep = deployment("{\"command\":\"sh -c 'touch $DIR/live-$PREFECT__FLOW_RUN_ID; sleep 1; "
                 + "rm $DIR/live-$PREFECT__FLOW_RUN_ID; touch $DIR/done-$PREFECT__FLOW_RUN_ID'\"}");
         for (int i = 0; i < 5; i++) {
-            run(dep, "{}");
+            prefect.createFlowRun(dep, "{}");
         }
         AtomicInteger max = new AtomicInteger();
         await(WAIT, () -> {
@@ -195,7 +183,7 @@ class ProcessWorkerEndToEndTest {
                 + "\"stream_output\":false}");
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < 50; i++) {
-            ids.add(run(dep, "{}"));
+            ids.add(prefect.createFlowRun(dep, "{}"));
         }
         await(Duration.ofSeconds(60), () -> ids.stream().allMatch(id -> Files.exists(dir.resolve("launch-" + id))),
                 "all 50 runs launched");
@@ -235,24 +223,24 @@ class ProcessWorkerEndToEndTest {
     void aRunOfADeletedDeploymentIsCancelledAndFreesItsSlot() throws Exception {
         start(WorkerOptions.of("pool", "process").withName("one").withLimit(1), settings());
         String dep = deployment("{\"command\":\"true\"}");
-        String orphan = run(dep, "{}");
+        String orphan = prefect.createFlowRun(dep, "{}");
         prefect.deleteDeployment(dep);
-        await(WAIT, () -> state(orphan).equals("CANCELLED"), "orphan cancelled");
-        assertThat(stateObject(orphan).path("message").asText()).contains("no longer exists");
-        String next = run(deployment("{\"command\":\"true\"}"), "{}");
+        await(WAIT, () -> prefect.stateType(orphan).equals("CANCELLED"), "orphan cancelled");
+        assertThat(prefect.stateMessage(orphan)).contains("no longer exists");
+        String next = prefect.createFlowRun(deployment("{\"command\":\"true\"}"), "{}");
         await(WAIT, () -> !prefect.flowRun(next).path("infrastructure_pid").asText("").isEmpty(), "next run launched");
     }
 
     @Test
     void shutdownStopsRunningProcessesReportsThemAndEmitsStopped() throws Exception {
         Worker w = start();
-        String id = run(deployment("{\"command\":\"sleep 300\"}"), "{}");
+        String id = prefect.createFlowRun(deployment("{\"command\":\"sleep 300\"}"), "{}");
         await(WAIT, () -> !prefect.flowRun(id).path("infrastructure_pid").asText("").isEmpty(), "launched");
         long pid = Long.parseLong(prefect.flowRun(id).path("infrastructure_pid").asText());
         w.stop();
         assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).isFalse();
-        assertThat(state(id)).isEqualTo("CRASHED");
-        assertThat(stateObject(id).path("message").asText()).contains("was stopped");
+        assertThat(prefect.stateType(id)).isEqualTo("CRASHED");
+        assertThat(prefect.stateMessage(id)).contains("was stopped");
         await(WAIT, () -> prefect.events().stream().anyMatch(e -> e.path("event").asText().equals("prefect.worker.stopped")),
                 "stopped event");
         assertThat(prefect.events().getFirst().path("event").asText()).isEqualTo("prefect.worker.started");
@@ -272,8 +260,7 @@ class ProcessWorkerEndToEndTest {
     }
 
     private long executedEvents() {
-        return prefect.events().stream().filter(e -> e.path("event").asText().equals("prefect.worker.executed-flow-run"))
-                .count();
+        return prefect.eventCount("prefect.worker.executed-flow-run");
     }
 
     private int count(String prefix) {

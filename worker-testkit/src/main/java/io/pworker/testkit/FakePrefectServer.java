@@ -343,6 +343,30 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
 
     // ---------------------------------------------------------------- inspection
 
+    /** A run of the deployment with job variables given as JSON text, scheduled now. */
+    public String createFlowRun(String deploymentId, String jobVariablesJson) {
+        try {
+            return createFlowRun(deploymentId, JSON.readTree(jobVariablesJson));
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("job variables are not JSON: " + jobVariablesJson, e);
+        }
+    }
+
+    /** The run's state type, e.g. {@code "CRASHED"}. */
+    public String stateType(String runId) {
+        return flowRun(runId).path("state_type").asText();
+    }
+
+    /** The message of the run's current state, empty when it has none. */
+    public String stateMessage(String runId) {
+        return flowRun(runId).path("state").path("message").asText();
+    }
+
+    /** How many events with this name the worker has sent, e.g. {@code prefect.worker.executed-flow-run}. */
+    public long eventCount(String name) {
+        return events().stream().filter(e -> e.path("event").asText().equals(name)).count();
+    }
+
     public synchronized JsonNode flowRun(String id) {
         ObjectNode r = runs.get(id);
         return r == null ? null : r.deepCopy();

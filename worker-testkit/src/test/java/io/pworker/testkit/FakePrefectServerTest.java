@@ -81,7 +81,7 @@ class FakePrefectServerTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("orchestration")
     void orchestrationRules(String rule, String from, String type, String name, boolean force, String expected) throws Exception {
-        String run = prefect.createFlowRun(deployment, null);
+        String run = prefect.createFlowRun(deployment, "{}");
         if (!from.equals("SCHEDULED")) {
             prefect.setFlowRunState(run, from, from.charAt(0) + from.substring(1).toLowerCase());
         }
@@ -91,7 +91,7 @@ class FakePrefectServerTest {
 
     @Test
     void aRepeatedTransitionIdIsAnAlreadyMadeTransition() throws Exception {
-        String run = prefect.createFlowRun(deployment, null);
+        String run = prefect.createFlowRun(deployment, "{}");
         String body = proposal(run, "PENDING", "Pending", UUID.randomUUID().toString(), false);
         assertThat(JSON.readTree(send("POST", "/flow_runs/" + run + "/set_state", body).body()).path("status").asText())
                 .isEqualTo("ACCEPT");
@@ -146,7 +146,7 @@ class FakePrefectServerTest {
 
     @Test
     void scheduledRunsAreFilteredByTimeQueueAndPause() throws Exception {
-        String due = prefect.createFlowRun(deployment, null);
+        String due = prefect.createFlowRun(deployment, "{}");
         prefect.createFlowRun(deployment, null, java.time.Instant.now().plusSeconds(3600), null);
         prefect.createWorkQueue("pool", "other");
         String other = prefect.createFlowRun(deployment, null, java.time.Instant.now(), "other");
@@ -184,7 +184,7 @@ class FakePrefectServerTest {
         out.sendText("{\"type\": \"filter\", \"filter\": {\"event\": {\"name\": [\"prefect.flow-run.Cancelling\"]},"
                 + " \"any_resource\": {\"id\": [\"prefect.work-pool." + poolId + "\"]}}}", true).get();
         FakePrefectServer.await(Duration.ofSeconds(5), () -> prefect.eventSubscriberCount() == 1, "subscribed");
-        String run = prefect.createFlowRun(deployment, null);
+        String run = prefect.createFlowRun(deployment, "{}");
         prefect.setFlowRunState(run, "CANCELLING", "Cancelling");
         JsonNode pushed = JSON.readTree(received.poll(5, TimeUnit.SECONDS));
         assertThat(pushed.path("event").path("resource").path("prefect.resource.id").asText()).isEqualTo("prefect.flow-run." + run);
