@@ -1,5 +1,6 @@
 package io.pworker.docker;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.async.ResultCallback;
@@ -28,7 +29,10 @@ import io.pworker.spi.KillOutcome;
 import io.pworker.spi.LaunchException;
 import io.pworker.spi.LaunchRequest;
 import io.pworker.spi.PluginContext;
+import io.pworker.spi.Phase;
+import io.pworker.spi.PhaseSink;
 import io.pworker.spi.RunHandle;
+
 import java.io.PrintStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -331,7 +335,48 @@ final class DockerLauncher implements InfrastructureLauncher {
     }
 
     @Override
-    public Optional<ExitStatus> await(RunHandle handle, Duration timeout) throws InfrastructureException, InterruptedException {
+    public io.pworker.spi.Watch watch(RunHandle handle, ObjectNode configuration, PhaseSink sink) {
+        // transitional: one virtual thread per watched run, polling the blocking wait
+        Thread t = Thread.ofVirtual().name("pworker-watch-" + handle.infrastructurePid()).start(() -> {
+            int failures = 0;
+            sink.report(new Phase.Running());
+            while (!Thread.currentThread().isInterrupted()) {
+                try {
+                    Optional<ExitStatus> s = await(handle, Duration.ofSeconds(2));
+                    if (s.isPresent()) {
+                        sink.report(s.get().code() == -1 && s.get().reason() != null ? new Phase.Gone(s.get().reason())
+                                : new Phase.Exited(s.get()));
+                        return;
+                    }
+                    failures = 0;
+                } catch (InterruptedException e) {
+                    return;
+                } catch (InfrastructureException | RuntimeException e) {
+                    if (++failures >= 5) {
+                        sink.report(new Phase.Gone("The worker lost track of the flow run's infrastructure: " + e.getMessage()));
+                        return;
+                    }
+                    try {
+                        Thread.sleep(Duration.ofSeconds(1L << Math.min(failures, 4)));
+                    } catch (InterruptedException ie) {
+                        return;
+                    }
+                }
+            }
+        });
+        return t::interrupt;
+    }
+
+    @Override
+    public Phase recover(RunHandle handle, ObjectNode configuration) throws InfrastructureException, InterruptedException {
+        Optional<ExitStatus> s = await(handle, Duration.ZERO);
+        if (s.isEmpty()) {
+            return new Phase.Running();
+        }
+        return s.get().code() == -1 && s.get().reason() != null ? new Phase.Gone(s.get().reason()) : new Phase.Exited(s.get());
+    }
+
+    Optional<ExitStatus> await(RunHandle handle, Duration timeout) throws InfrastructureException, InterruptedException {
         String id = containerId(handle);
         Watch watch = watches.computeIfAbsent(id, k -> new Watch(startWait(k), null,
                 Boolean.parseBoolean(handle.state().getOrDefault("auto_remove", "false")),
@@ -545,7 +590,7 @@ final class DockerLauncher implements InfrastructureLauncher {
     }
 
     @Override
-    public KillOutcome kill(RunHandle handle, Duration grace) throws InfrastructureException {
+    public KillOutcome kill(RunHandle handle, ObjectNode configuration, Duration grace) throws InfrastructureException {
         String pid = handle.infrastructurePid();
         int split = pid.lastIndexOf(':');
         if (split > 0 && !pid.substring(0, split).equals(baseUrl)) {
@@ -569,7 +614,7 @@ final class DockerLauncher implements InfrastructureLauncher {
     }
 
     @Override
-    public void release(RunHandle handle) {
+    public void release(RunHandle handle, ObjectNode configuration) {
         killedHere.remove(containerId(handle));
         Watch watch = watches.remove(containerId(handle));
         if (watch != null) {

@@ -87,13 +87,13 @@ class DockerLauncherTest {
             } catch (RuntimeException ignored) {
                 // removed by the test or by auto_remove
             }
-            launcher.release(h);
+            launcher.release(h, null);
         }
         launcher.close();
     }
 
     private PluginContext context(Map<String, String> env) {
-        return new PluginContext("w", env, new PrintStream(console, true, StandardCharsets.UTF_8), Clock.systemUTC());
+        return new PluginContext("w", env, new PrintStream(console, true, StandardCharsets.UTF_8), Clock.systemUTC(), java.nio.file.Path.of(System.getProperty("java.io.tmpdir")));
     }
 
     /** A configuration as the core renders it from the default template, with the given overrides. */
@@ -174,30 +174,30 @@ class DockerLauncherTest {
         RunHandle h = launch("{\"command\": \"sh -c 'trap \\\"\\\" TERM; while true; do sleep 1; done'\"}");
         assertThat(launcher.await(h, Duration.ofMillis(500))).isEmpty();
         long start = System.nanoTime();
-        assertThat(launcher.kill(h, Duration.ofSeconds(2))).isEqualTo(KillOutcome.KILLED);
+        assertThat(launcher.kill(h, null, Duration.ofSeconds(2))).isEqualTo(KillOutcome.KILLED);
         ExitStatus status = awaitExit(launcher, h);
         long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
         assertThat(status.code()).isEqualTo(137);
         assertThat(tookMillis).isBetween(1_500L, 12_000L);
         // a second kill finds it stopped; once removed it is not found
-        assertThat(launcher.kill(h, Duration.ofSeconds(1))).isEqualTo(KillOutcome.KILLED);
+        assertThat(launcher.kill(h, null, Duration.ofSeconds(1))).isEqualTo(KillOutcome.KILLED);
         engine.client.removeContainerCmd(h.state().get("container_id")).exec();
-        assertThat(launcher.kill(h, Duration.ofSeconds(1))).isEqualTo(KillOutcome.NOT_FOUND);
+        assertThat(launcher.kill(h, null, Duration.ofSeconds(1))).isEqualTo(KillOutcome.NOT_FOUND);
     }
 
     @Test
     void killWithAutoRemoveLeavesNoContainer() throws Exception {
         RunHandle h = launch("{\"command\": \"sleep 60\", \"auto_remove\": true}");
-        assertThat(launcher.kill(h, Duration.ofSeconds(1))).isEqualTo(KillOutcome.KILLED);
+        assertThat(launcher.kill(h, null, Duration.ofSeconds(1))).isEqualTo(KillOutcome.KILLED);
         FakePrefectServer.await(Duration.ofSeconds(20), () -> !exists(h.state().get("container_id")), "container removed");
     }
 
     @Test
     void aContainerOnAnotherEngineIsNotOurs() throws Exception {
         RunHandle foreign = new RunHandle("http://10.0.0.9:2375:" + "a".repeat(64), Map.of());
-        assertThat(launcher.kill(foreign, Duration.ofSeconds(1))).isEqualTo(KillOutcome.NOT_AVAILABLE);
+        assertThat(launcher.kill(foreign, null, Duration.ofSeconds(1))).isEqualTo(KillOutcome.NOT_AVAILABLE);
         RunHandle missing = RunHandle.ofPid("http+docker://localhost:" + "b".repeat(64));
-        assertThat(launcher.kill(missing, Duration.ofSeconds(1))).isEqualTo(KillOutcome.NOT_FOUND);
+        assertThat(launcher.kill(missing, null, Duration.ofSeconds(1))).isEqualTo(KillOutcome.NOT_FOUND);
     }
 
     @Test
@@ -236,7 +236,7 @@ class DockerLauncherTest {
         try (DockerLauncher other = DockerLauncher.connect(context(Map.of("DOCKER_HOST", engine.host)))) {
             RunHandle recovered = RunHandle.ofPid(h.infrastructurePid());
             assertThat(awaitExit(other, recovered).code()).isEqualTo(4);
-            other.release(recovered);
+            other.release(recovered, null);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.pworker.process;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pworker.spi.ExitStatus;
 import io.pworker.spi.InfrastructureException;
@@ -8,7 +9,10 @@ import io.pworker.spi.KillOutcome;
 import io.pworker.spi.LaunchException;
 import io.pworker.spi.LaunchRequest;
 import io.pworker.spi.PluginContext;
+import io.pworker.spi.Phase;
+import io.pworker.spi.PhaseSink;
 import io.pworker.spi.RunHandle;
+import io.pworker.spi.Watch;
 import io.pworker.spi.ShellWords;
 import java.io.BufferedReader;
 import java.io.File;
@@ -124,7 +128,48 @@ final class ProcessLauncher implements InfrastructureLauncher {
     }
 
     @Override
-    public Optional<ExitStatus> await(RunHandle handle, Duration timeout) throws InfrastructureException, InterruptedException {
+    public Watch watch(RunHandle handle, ObjectNode configuration, PhaseSink sink) {
+        // transitional: one virtual thread per watched run, polling the blocking wait
+        Thread t = Thread.ofVirtual().name("pworker-watch-" + handle.infrastructurePid()).start(() -> {
+            int failures = 0;
+            sink.report(new Phase.Running());
+            while (!Thread.currentThread().isInterrupted()) {
+                try {
+                    Optional<ExitStatus> s = await(handle, Duration.ofSeconds(2));
+                    if (s.isPresent()) {
+                        sink.report(s.get().code() == -1 && s.get().reason() != null ? new Phase.Gone(s.get().reason())
+                                : new Phase.Exited(s.get()));
+                        return;
+                    }
+                    failures = 0;
+                } catch (InterruptedException e) {
+                    return;
+                } catch (InfrastructureException | RuntimeException e) {
+                    if (++failures >= 5) {
+                        sink.report(new Phase.Gone("The worker lost track of the flow run's infrastructure: " + e.getMessage()));
+                        return;
+                    }
+                    try {
+                        Thread.sleep(Duration.ofSeconds(1L << Math.min(failures, 4)));
+                    } catch (InterruptedException ie) {
+                        return;
+                    }
+                }
+            }
+        });
+        return t::interrupt;
+    }
+
+    @Override
+    public Phase recover(RunHandle handle, ObjectNode configuration) throws InfrastructureException, InterruptedException {
+        Optional<ExitStatus> s = await(handle, Duration.ZERO);
+        if (s.isEmpty()) {
+            return new Phase.Running();
+        }
+        return s.get().code() == -1 && s.get().reason() != null ? new Phase.Gone(s.get().reason()) : new Phase.Exited(s.get());
+    }
+
+    Optional<ExitStatus> await(RunHandle handle, Duration timeout) throws InfrastructureException, InterruptedException {
         long pid = pid(handle);
         Child child = children.get(pid);
         if (child != null) {
@@ -158,7 +203,7 @@ final class ProcessLauncher implements InfrastructureLauncher {
     }
 
     @Override
-    public KillOutcome kill(RunHandle handle, Duration grace) throws InfrastructureException, InterruptedException {
+    public KillOutcome kill(RunHandle handle, ObjectNode configuration, Duration grace) throws InfrastructureException, InterruptedException {
         long pid = pid(handle);
         Child child = children.get(pid);
         Optional<ProcessHandle> ph = child != null ? Optional.of(child.process().toHandle()) : ProcessHandle.of(pid);
@@ -218,7 +263,7 @@ final class ProcessLauncher implements InfrastructureLauncher {
     }
 
     @Override
-    public void release(RunHandle handle) {
+    public void release(RunHandle handle, ObjectNode configuration) {
         Child child = children.remove(pid(handle));
         if (child != null) {
             deleteQuietly(child.tempDir());

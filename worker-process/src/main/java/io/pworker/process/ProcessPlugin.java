@@ -10,7 +10,7 @@ import io.pworker.spi.PluginContext;
 public final class ProcessPlugin implements InfrastructurePlugin {
 
     /** Local processes die with the worker's host, so the worker stops them when it stops (as Prefect does). */
-    private static final Capabilities CAPABILITIES = new Capabilities(true, false, true);
+    private static final Capabilities CAPABILITIES = new Capabilities(true, false);
 
     @Override
     public String type() {

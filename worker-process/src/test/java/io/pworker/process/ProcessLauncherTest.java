@@ -38,14 +38,14 @@ class ProcessLauncherTest {
     private final ByteArrayOutputStream out = new ByteArrayOutputStream();
     private final ProcessLauncher launcher = (ProcessLauncher) new ProcessPlugin().create(new PluginContext("w",
             Map.of("PATH", System.getenv("PATH"), "FROM_WORKER", "worker", "OVERRIDDEN", "worker"),
-            new PrintStream(out, true, StandardCharsets.UTF_8), Clock.systemUTC()));
+            new PrintStream(out, true, StandardCharsets.UTF_8), Clock.systemUTC(), java.nio.file.Path.of(System.getProperty("java.io.tmpdir"))));
     private RunHandle handle;
 
     @AfterEach
     void cleanUp() throws Exception {
         if (handle != null) {
-            launcher.kill(handle, Duration.ofMillis(100));
-            launcher.release(handle);
+            launcher.kill(handle, null, Duration.ofMillis(100));
+            launcher.release(handle, null);
         }
     }
 
@@ -115,7 +115,7 @@ class ProcessLauncherTest {
         RunHandle h = launch("{\"command\":\"pwd\",\"name\":\"wd\",\"working_dir\":\"" + dir + "\"}");
         awaitExit(h);
         assertThat(out.toString(StandardCharsets.UTF_8)).contains("[wd] " + dir.toRealPath());
-        launcher.release(h);
+        launcher.release(h, null);
         handle = null;
 
         out.reset();
@@ -123,7 +123,7 @@ class ProcessLauncherTest {
         awaitExit(t);
         String printed = out.toString(StandardCharsets.UTF_8).trim().replace("[tmp] ", "");
         assertThat(Path.of(printed)).exists();
-        launcher.release(t);
+        launcher.release(t, null);
         handle = null;
         assertThat(Path.of(printed)).doesNotExist();
     }
@@ -136,7 +136,7 @@ class ProcessLauncherTest {
         waitFor(() -> Files.exists(childPid) && !read(childPid).isEmpty());
         long child = Long.parseLong(read(childPid));
         long started = System.nanoTime();
-        assertThat(launcher.kill(h, Duration.ofSeconds(1))).isEqualTo(KillOutcome.KILLED);
+        assertThat(launcher.kill(h, null, Duration.ofSeconds(1))).isEqualTo(KillOutcome.KILLED);
         assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(10));
         assertThat(awaitExit(h).code()).isEqualTo(-9);
         waitFor(() -> ProcessHandle.of(child).map(p -> !p.isAlive()).orElse(true));
@@ -145,7 +145,7 @@ class ProcessLauncherTest {
     @Test
     void aPoliteProcessEndsOnSigtermWithMinus15() throws Exception {
         RunHandle h = launch("{\"command\":\"sleep 300\",\"name\":\"polite\"}");
-        assertThat(launcher.kill(h, Duration.ofSeconds(10))).isEqualTo(KillOutcome.KILLED);
+        assertThat(launcher.kill(h, null, Duration.ofSeconds(10))).isEqualTo(KillOutcome.KILLED);
         assertThat(awaitExit(h).code()).isEqualTo(-15);
     }
 
@@ -153,9 +153,9 @@ class ProcessLauncherTest {
     void handleRebuiltFromThePidAloneCanBeKilled() throws Exception {
         RunHandle h = launch("{\"command\":\"sleep 300\",\"name\":\"orphan\"}");
         RunHandle fromPid = RunHandle.ofPid(h.infrastructurePid());
-        assertThat(launcher.kill(fromPid, Duration.ofSeconds(5))).isEqualTo(KillOutcome.KILLED);
+        assertThat(launcher.kill(fromPid, null, Duration.ofSeconds(5))).isEqualTo(KillOutcome.KILLED);
         assertThat(awaitExit(h).code()).isNotZero();
-        assertThat(launcher.kill(fromPid, Duration.ofSeconds(1))).isEqualTo(KillOutcome.NOT_FOUND);
+        assertThat(launcher.kill(fromPid, null, Duration.ofSeconds(1))).isEqualTo(KillOutcome.NOT_FOUND);
     }
 
     @Test
