@@ -29,7 +29,7 @@ final class PworkerCommand implements Runnable {
         public void run() {
             PluginRegistry registry = PluginRegistry.discover();
             for (var plugin : registry.plugins()) {
-                System.out.printf("%-28s %s%n", plugin.type(), plugin.getClass().getName());
+                System.out.printf("%-28s %s%n", plugin.type(), PluginRegistry.pluginClass(plugin).getName());
             }
         }
     }
