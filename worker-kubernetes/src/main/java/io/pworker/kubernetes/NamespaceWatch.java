@@ -64,7 +64,7 @@ final class NamespaceWatch implements AutoCloseable {
     }
 
     /** A change to tell a sink about, decided under the lock and delivered after it. */
-    private record Report(Subscription to, Phase phase, V1Pod pod) {
+    private record Report(Subscription to, Phase phase, V1Job job, V1Pod pod) {
     }
 
     NamespaceWatch(Cluster cluster, String namespace, Duration giveUpAfter, LogTails logTails) {
@@ -248,20 +248,43 @@ final class NamespaceWatch implements AutoCloseable {
             return;
         }
         s.last = phase;
-        reports.add(new Report(s, phase, JobPhases.latest(jobPods)));
+        reports.add(new Report(s, phase, job, JobPhases.latest(jobPods)));
     }
 
     private void deliver(List<Report> reports) {
         for (Report r : reports) {
-            if (r.phase() instanceof Phase.Exited e && !e.status().successful() || r.phase() instanceof Phase.Gone
-                    && r.pod() != null) {
-                // the pod's last words belong in the crash message; reading them is a call, so not on this thread
-                Thread.ofVirtual().name("k8s-log-tail").start(() -> r.to().sink.report(logTails.withTail(cluster,
-                        r.pod(), r.phase())));
+            boolean failed = r.phase() instanceof Phase.Exited e && !e.status().successful()
+                    || r.phase() instanceof Phase.Gone && r.job() != null;
+            if (failed) {
+                // settling a failure takes calls, so not on this thread
+                Thread.ofVirtual().name("k8s-failed-" + r.to().job).start(() -> r.to().sink.report(settle(r)));
             } else {
                 r.to().sink.report(r.phase());
             }
         }
+    }
+
+    /**
+     * The final word on a failed Job: the two streams arrive in any order, so a Job marked failed may be seen
+     * before its pod's exit code; the pods are read once more, and the end of the pod's log is added.
+     */
+    private Phase settle(Report r) {
+        Phase phase = r.phase();
+        V1Pod pod = r.pod();
+        if (r.job() != null && phase instanceof Phase.Gone) {
+            try {
+                List<V1Pod> fresh = cluster.core().listNamespacedPod(namespace)
+                        .labelSelector("job-name=" + r.to().job).execute().getItems();
+                Phase again = JobPhases.of(r.job(), fresh);
+                if (again != null && again.terminal()) {
+                    phase = again;
+                    pod = JobPhases.latest(fresh);
+                }
+            } catch (ApiException | RuntimeException e) {
+                // the Job's own reason stands
+            }
+        }
+        return logTails.withTail(cluster, pod, phase);
     }
 
     /** The API server has been unreachable for too long: every run watched here is lost. */
@@ -273,7 +296,7 @@ final class NamespaceWatch implements AutoCloseable {
             subscriptions.values().forEach(subs -> subs.forEach(s -> {
                 if (s.last == null || !s.last.terminal()) {
                     s.last = gone;
-                    reports.add(new Report(s, gone, null));
+                    reports.add(new Report(s, gone, null, null));
                 }
             }));
         }
