@@ -35,6 +35,21 @@ record KubernetesJobConfiguration(String namespace, ObjectNode manifest, Cluster
         return ns == null || ns.isBlank() ? "default" : ns;
     }
 
+    /** A whole number of at least 0, or null when unset (the SPI's typed reads have no integers). */
+    static Integer integer(ObjectNode configuration, String key) throws LaunchException {
+        JsonNode v = configuration.get(key);
+        if (v == null || v.isNull()) {
+            return null;
+        }
+        if (v.canConvertToInt() && v.isIntegralNumber() && v.asInt() >= 0) {
+            return v.asInt();
+        }
+        if (v.isTextual() && v.asText().strip().matches("\\d{1,9}")) {
+            return Integer.valueOf(v.asText().strip());
+        }
+        throw JobConfigurationFields.invalid(key, "a whole number of seconds", v);
+    }
+
     static KubernetesJobConfiguration prepare(ObjectNode configuration, FlowRunInfo run, String defaultImage)
             throws LaunchException {
         String namespace = namespaceOf(configuration);

@@ -23,6 +23,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -170,8 +171,9 @@ final class KubernetesLauncher implements InfrastructureLauncher {
         JobRef ref = JobRef.of(handle);
         ClusterConfig block = ClusterConfig.of(configuration);
         Cluster cluster = cluster(block);
+        V1Job job;
         try {
-            cluster.batch().readNamespacedJob(ref.name(), ref.namespace()).execute();
+            job = cluster.batch().readNamespacedJob(ref.name(), ref.namespace()).execute();
         } catch (ApiException e) {
             if (e.getCode() == 404) {
                 sink.report(new Phase.Gone("Kubernetes job " + ref + " no longer exists."));
@@ -180,7 +182,10 @@ final class KubernetesLauncher implements InfrastructureLauncher {
             throw new InfrastructureException("cannot read Kubernetes job " + ref + " on " + cluster.server() + ": "
                     + KubernetesErrors.message(e), e);
         }
-        return namespaceWatch(cluster, key(block), ref.namespace()).subscribe(ref.name(), sink);
+        Integer startTimeout = KubernetesJobConfiguration.integer(configuration, "pod_watch_timeout_seconds");
+        Instant startBy = startTimeout == null || job.getMetadata().getCreationTimestamp() == null ? null
+                : job.getMetadata().getCreationTimestamp().toInstant().plusSeconds(startTimeout);
+        return namespaceWatch(cluster, key(block), ref.namespace()).subscribe(ref.name(), sink, startBy);
     }
 
     @Override

@@ -12,6 +12,7 @@ import io.pworker.spi.Phase;
 import io.pworker.spi.PhaseSink;
 import java.lang.reflect.Type;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -56,6 +57,8 @@ final class NamespaceWatch implements AutoCloseable {
         final PhaseSink sink;
         final long since = System.nanoTime();
         Phase last;
+        /** The flow-run container ran at some point (so a later Pending is Kubernetes retrying, not a stuck start). */
+        boolean started;
 
         Subscription(String job, PhaseSink sink) {
             this.job = job;
@@ -134,8 +137,12 @@ final class NamespaceWatch implements AutoCloseable {
     /**
      * Observes one Job. The caller has checked that the Job exists, so a Job this watch never sees is one it has
      * not caught up with yet, unless a later list proves it gone.
+     *
+     * @param startBy when the Job's pod must have started (its creation plus {@code pod_watch_timeout_seconds}),
+     *                or null to wait as long as it takes. A pod still pending then is given up: its Job is deleted,
+     *                so that it cannot start after its run was reported crashed
      */
-    io.pworker.spi.Watch subscribe(String job, PhaseSink sink) {
+    io.pworker.spi.Watch subscribe(String job, PhaseSink sink, Instant startBy) {
         Subscription s = new Subscription(job, sink);
         List<Report> reports = new ArrayList<>();
         synchronized (this) {
@@ -143,7 +150,38 @@ final class NamespaceWatch implements AutoCloseable {
             evaluate(s, reports);
         }
         deliver(reports);
+        if (startBy != null) {
+            Thread.ofVirtual().name("k8s-start-deadline-" + job).start(() -> enforceStart(s, startBy));
+        }
         return () -> unsubscribe(s);
+    }
+
+    private void enforceStart(Subscription s, Instant startBy) {
+        try {
+            Thread.sleep(Duration.between(Instant.now(), startBy).plusMillis(1).toMillis() > 0
+                    ? Duration.between(Instant.now(), startBy) : Duration.ZERO);
+        } catch (InterruptedException e) {
+            return;
+        }
+        Phase gone;
+        synchronized (this) {
+            boolean subscribed = subscriptions.getOrDefault(s.job, List.of()).contains(s);
+            if (!subscribed || s.started || (s.last != null && s.last.terminal())) {
+                return;
+            }
+            String detail = s.last instanceof Phase.Pending p && p.detail() != null ? p.detail() + " " : "";
+            gone = new Phase.Gone(detail + "The pod did not start within pod_watch_timeout_seconds; the worker deleted "
+                    + "Kubernetes job " + namespace + "/" + s.job + ".");
+            s.last = gone;
+        }
+        try {
+            cluster.calls().execute(cluster.batch().deleteNamespacedJob(s.job, namespace).propagationPolicy("Foreground")
+                    .gracePeriodSeconds(0).buildCall(null));
+        } catch (ApiException | RuntimeException e) {
+            LOG.warn("Could not delete Kubernetes job {}/{} whose pod never started: {}", namespace, s.job,
+                    e instanceof ApiException a ? KubernetesErrors.message(a) : e.toString());
+        }
+        s.sink.report(gone);
     }
 
     private synchronized void unsubscribe(Subscription s) {
@@ -247,6 +285,7 @@ final class NamespaceWatch implements AutoCloseable {
         if (phase == null || phase.equals(s.last)) {
             return;
         }
+        s.started |= phase instanceof Phase.Running || phase.terminal();
         s.last = phase;
         reports.add(new Report(s, phase, job, JobPhases.latest(jobPods)));
     }
@@ -370,10 +409,10 @@ final class NamespaceWatch implements AutoCloseable {
                         version = null;
                         continue;
                     }
-                    cause = e.getCode() == 0 ? String.valueOf(e.getMessage()) : "HTTP " + e.getCode() + " "
-                            + KubernetesErrors.message(e);
-                } catch (RuntimeException e) {
-                    cause = e.getCause() != null ? e.getCause().toString() : e.toString();
+                    cause = e.getCode() == 0 ? rootMessage(e) : "HTTP " + e.getCode() + " " + KubernetesErrors.message(e);
+                } catch (Exception e) {
+                    // okhttp and the watch's iterator throw unchecked (and, from Kotlin, undeclared) exceptions
+                    cause = rootMessage(e);
                 }
                 if (closed()) {
                     return;
@@ -439,10 +478,19 @@ final class NamespaceWatch implements AutoCloseable {
                 closeQuietly(w);
             }
             if (!heard && Duration.ofNanos(System.nanoTime() - opened).toMillis() < 1000) {
-                throw new ApiException("the watch of " + kind + " ended as soon as it began");
+                throw new IllegalStateException("the watch of " + kind + " ended as soon as it began");
             }
             return version;
         }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String message = root instanceof ApiException a && a.getCode() == 0 ? null : root.getMessage();
+        return message == null ? root.getClass().getSimpleName() : message;
     }
 
     private static void closeQuietly(Watch<?> w) {

@@ -36,6 +36,9 @@ final class DockerKubelet implements Kubelet {
     private final Map<String, String> containers = new ConcurrentHashMap<>();
     /** When each stopping pod's container gets SIGKILL (nanoTime); a shorter grace moves it closer. */
     private final Map<String, Long> killAt = new ConcurrentHashMap<>();
+    /** Pods deleted before their container existed: a container made for one afterwards is removed at once. */
+    private final java.util.Set<String> stopped = ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
 
     DockerKubelet(DockerClient docker) {
         this.docker = docker;
@@ -88,6 +91,10 @@ final class DockerKubelet implements Kubelet {
         }
         String containerId = create.exec().getId();
         containers.put(namespace + "/" + name, containerId);
+        if (closed || stopped.contains(namespace + "/" + name)) {
+            docker.removeContainerCmd(containerId).withForce(true).exec();
+            return;
+        }
         docker.startContainerCmd(containerId).exec();
         cluster.updatePod(namespace, name, s -> PodStatus.running(s, image, containerId));
         int code = docker.waitContainerCmd(containerId).exec(new WaitContainerResultCallback())
@@ -107,6 +114,7 @@ final class DockerKubelet implements Kubelet {
     @Override
     public void stop(String namespace, String name, Duration grace) {
         String key = namespace + "/" + name;
+        stopped.add(key);
         String containerId = containers.get(key);
         if (containerId == null) {
             return;
@@ -168,6 +176,7 @@ final class DockerKubelet implements Kubelet {
     /** Removes every container this kubelet made. */
     @Override
     public void close() {
+        closed = true;
         for (Container c : docker.listContainersCmd().withShowAll(true).withLabelFilter(Map.of(LABEL, id)).exec()) {
             try {
                 docker.removeContainerCmd(c.getId()).withForce(true).exec();
