@@ -23,7 +23,8 @@ import org.junit.jupiter.api.Assumptions;
  */
 final class DockerEngine {
 
-    static final String IMAGE = "pworker-test/busybox:1";
+    /** worker-docker's test image plus wget, so that a container can report its flow run's state to Prefect. */
+    static final String IMAGE = "pworker-test/busybox-wget:1";
     private static final Path DIR = Path.of("/tmp/pworker-dockerd");
 
     /** Started once per test JVM; the holder is immutable after initialisation. */
@@ -139,7 +140,7 @@ final class DockerEngine {
         Path bin = Files.createDirectories(root.resolve("bin"));
         Files.copy(busybox, bin.resolve("busybox"));
         for (String applet : List.of("sh", "sleep", "echo", "cat", "env", "true", "false", "ls", "touch", "mkdir", "rm", "id",
-                "pwd", "grep")) {
+                "pwd", "grep", "wget")) {
             Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
         }
         Files.createDirectories(root.resolve("tmp"));
