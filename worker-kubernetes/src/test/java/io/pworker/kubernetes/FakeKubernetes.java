@@ -59,6 +59,8 @@ final class FakeKubernetes implements AutoCloseable {
     private static final Map<String, String> KINDS = Map.of("jobs", "Job", "pods", "Pod", "secrets", "Secret");
 
     private final HttpServer server;
+    private final String scheme;
+    private final List<String> authorizations = new CopyOnWriteArrayList<>();
     private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
     private final Kubelet kubelet;
     private final Set<String> namespaces = new TreeSet<>(Set.of("default"));
@@ -84,16 +86,38 @@ final class FakeKubernetes implements AutoCloseable {
     }
 
     FakeKubernetes(Kubelet kubelet) throws IOException {
+        this(kubelet, null);
+    }
+
+    /** @param tls serves HTTPS with this context (as a real API server does), or plain HTTP when null */
+    FakeKubernetes(Kubelet kubelet, javax.net.ssl.SSLContext tls) throws IOException {
         this.kubelet = kubelet;
         KINDS.keySet().forEach(k -> objects.put(k, new LinkedHashMap<>()));
-        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        InetSocketAddress loopback = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+        if (tls == null) {
+            server = HttpServer.create(loopback, 0);
+        } else {
+            com.sun.net.httpserver.HttpsServer https = com.sun.net.httpserver.HttpsServer.create(loopback, 0);
+            https.setHttpsConfigurator(new com.sun.net.httpserver.HttpsConfigurator(tls));
+            server = https;
+        }
+        this.scheme = tls == null ? "http" : "https";
         server.setExecutor(threads);
         server.createContext("/", this::handle);
         server.start();
     }
 
     String url() {
-        return "http://127.0.0.1:" + server.getAddress().getPort();
+        return scheme + "://127.0.0.1:" + server.getAddress().getPort();
+    }
+
+    int port() {
+        return server.getAddress().getPort();
+    }
+
+    /** The Authorization headers requests came with. */
+    List<String> authorizations() {
+        return List.copyOf(authorizations);
     }
 
     /** A kubeconfig object for this server, as a kubernetes-cluster-config block carries it. */
@@ -242,6 +266,10 @@ final class FakeKubernetes implements AutoCloseable {
             String path = ex.getRequestURI().getPath();
             Map<String, String> query = query(ex.getRequestURI().getRawQuery());
             requests.add(method + " " + ex.getRequestURI());
+            String auth = ex.getRequestHeaders().getFirst("Authorization");
+            if (auth != null) {
+                authorizations.add(auth);
+            }
             for (Fault f : faults) {
                 if (f.method().equals(method) && f.path().matcher(path).find() && faults.remove(f)) {
                     status(ex, f.code(), f.reason(), f.message());
