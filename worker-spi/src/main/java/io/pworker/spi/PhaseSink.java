@@ -9,4 +9,12 @@ package io.pworker.spi;
 public interface PhaseSink {
 
     void report(Phase phase);
+
+    /**
+     * A line for the flow run's log in Prefect and the worker's log: a diagnosis while it waits, the tail of the
+     * infrastructure's own log when it failed. Never pass secrets. Lines after a terminal phase may be dropped, so
+     * send a failure's log tail before reporting the phase.
+     */
+    default void log(String message) {
+    }
 }
