@@ -9,6 +9,8 @@ import com.google.cloud.run.v2.ExecutionsClient;
 import com.google.cloud.run.v2.ExecutionsSettings;
 import com.google.cloud.run.v2.JobsClient;
 import com.google.cloud.run.v2.JobsSettings;
+import com.google.cloud.run.v2.TasksClient;
+import com.google.cloud.run.v2.TasksSettings;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Set;
@@ -19,7 +21,7 @@ import java.util.Set;
  *
  * @param project the project the credentials name, or null
  */
-record CloudRunApi(JobsClient jobs, ExecutionsClient executions, String project) implements AutoCloseable {
+record CloudRunApi(JobsClient jobs, ExecutionsClient executions, TasksClient tasks, String project) implements AutoCloseable {
 
     /** HTTP 429, 500 and 503: what Prefect's worker retries. */
     static final Set<StatusCode.Code> TRANSIENT = Set.of(StatusCode.Code.RESOURCE_EXHAUSTED, StatusCode.Code.INTERNAL,
@@ -64,11 +66,21 @@ record CloudRunApi(JobsClient jobs, ExecutionsClient executions, String project)
                 .<com.google.cloud.run.v2.CancelExecutionRequest, com.google.api.gax.longrunning.OperationSnapshot>newUnaryCallSettingsBuilder()
                 .setRetryableCodes(TRANSIENT).setRetrySettings(read).build()).setPollingAlgorithm(polling);
 
+        TasksSettings.Builder tasks = TasksSettings.newHttpJsonBuilder()
+                .setEndpoint(settings.endpoint())
+                .setCredentialsProvider(credentials);
+        tasks.listTasksSettings().setRetryableCodes(TRANSIENT).setRetrySettings(read);
+
         JobsClient jobsClient = JobsClient.create(jobs.build());
+        ExecutionsClient executionsClient = null;
         try {
-            return new CloudRunApi(jobsClient, ExecutionsClient.create(executions.build()), project);
+            executionsClient = ExecutionsClient.create(executions.build());
+            return new CloudRunApi(jobsClient, executionsClient, TasksClient.create(tasks.build()), project);
         } catch (IOException | RuntimeException e) {
             jobsClient.close();
+            if (executionsClient != null) {
+                executionsClient.close();
+            }
             throw e;
         }
     }
@@ -107,5 +119,6 @@ record CloudRunApi(JobsClient jobs, ExecutionsClient executions, String project)
     public void close() {
         jobs.close();
         executions.close();
+        tasks.close();
     }
 }

@@ -315,7 +315,15 @@ final class CloudRunLauncher implements InfrastructureLauncher {
             execution.set(found.getLatestCreatedExecution().getName());
         }
         try {
-            return ExecutionPhases.of(at.api().executions().getExecution(execution.get()));
+            Phase phase = ExecutionPhases.of(at.api().executions().getExecution(execution.get()));
+            if (phase instanceof Phase.Exited exited && !exited.status().successful()) {
+                try {
+                    phase = ExecutionPhases.withExitCode(exited, at.api().tasks().listTasks(execution.get()).iterateAll());
+                } catch (ApiException e) {
+                    // the code stays 1, as Prefect reports it
+                }
+            }
+            return phase;
         } catch (NotFoundException e) {
             return new Phase.Gone("The Cloud Run execution " + ExecutionPhases.shortName(execution.get())
                     + " of job " + jobId + " was deleted before it finished.");

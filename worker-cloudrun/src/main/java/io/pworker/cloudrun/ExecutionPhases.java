@@ -3,6 +3,8 @@ package io.pworker.cloudrun;
 import com.google.cloud.run.v2.Condition;
 import com.google.cloud.run.v2.Execution;
 import com.google.cloud.run.v2.ExecutionReference;
+import com.google.cloud.run.v2.Task;
+import com.google.cloud.run.v2.TaskAttemptResult;
 import io.pworker.spi.ExitStatus;
 import io.pworker.spi.Phase;
 
@@ -43,6 +45,23 @@ final class ExecutionPhases {
             return new Phase.Running();
         }
         return new Phase.Pending(pendingDetail(e, name));
+    }
+
+    /**
+     * Cloud Run's execution only says "failed"; its tasks keep the container's exit code, which the flow run's
+     * crash message is better off with than Prefect's plain 1. A code of 0 or none found leaves the phase as is.
+     */
+    static Phase withExitCode(Phase.Exited failed, Iterable<Task> tasks) {
+        for (Task t : tasks) {
+            TaskAttemptResult last = t.getLastAttemptResult();
+            int code = last.getExitCode() != 0 ? last.getExitCode() : last.getTermSignal() != 0 ? 128 + last.getTermSignal() : 0;
+            if (code != 0) {
+                return new Phase.Exited(new ExitStatus(code, failed.status().reason() + " (task " + shortName(t.getName())
+                        + (last.getExitCode() != 0 ? " exited with code " + code : " was ended by signal " + last.getTermSignal())
+                        + ")"));
+            }
+        }
+        return failed;
     }
 
     /** What a job's summary of its latest execution says, for listings (no conditions there). */
