@@ -120,7 +120,7 @@ final class CloudRunLauncher implements InfrastructureLauncher {
             throw e;
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
-            if (cause instanceof AlreadyExistsException) {
+            if (cause instanceof AlreadyExistsException || alreadyExists(cause)) {
                 job = readJob(at, jobId);
                 if (!GcpLabels.value(runId).equals(job.getLabelsMap().get(GcpLabels.FLOW_RUN_ID))) {
                     return null;
@@ -149,6 +149,12 @@ final class CloudRunLauncher implements InfrastructureLauncher {
             throw new LaunchException("Cloud Run job " + jobId + " did not become ready: " + why);
         }
         return job;
+    }
+
+    /** Over REST, a 409 reaches us as ABORTED whatever Google's status said; a 409 on create means the name is taken. */
+    private static boolean alreadyExists(Throwable e) {
+        return e instanceof com.google.api.gax.rpc.AbortedException aborted
+                && aborted.getStatusCode().getTransportCode() instanceof Integer http && http == 409;
     }
 
     /**

@@ -75,8 +75,8 @@ final class DockerRunner implements FakeCloudRun.Runner {
     private void remove(String cid) {
         try {
             docker.removeContainerCmd(cid).withForce(true).exec();
-        } catch (NotFoundException e) {
-            // gone already
+        } catch (NotFoundException | com.github.dockerjava.api.exception.ConflictException e) {
+            // gone already, or being removed by the other caller
         }
     }
 
