@@ -271,7 +271,11 @@ final class CloudRunLauncher implements InfrastructureLauncher {
     private void removeAfterFailedLaunch(Located at, String jobId, RunLog log) {
         boolean interrupted = Thread.interrupted();
         try {
-            remove(at, at.job(jobId));
+            if (at.keepJob()) {
+                cancel(at, at.job(jobId));
+            } else {
+                remove(at, at.job(jobId));
+            }
         } catch (NotFoundException e) {
             // nothing was created
         } catch (Exception e) {

@@ -48,6 +48,7 @@ class CloudRunLauncherTest {
 
     @AfterEach
     void stop() {
+        assertThat(log.all()).as("the private key never reaches the run's log").doesNotContain(KEY.secretPart());
         watches.forEach(Watch::close);
         if (launcher != null) {
             launcher.close();
@@ -113,5 +114,208 @@ class CloudRunLauncherTest {
         assertThat(status.code()).isEqualTo(3);
         assertThat(status.reason()).contains("failed with message: The container exited with an error")
                 .contains("https://console.cloud.google.com/logs/viewer?project=demo-project").contains("exited with code 3");
+    }
+
+    private static String exec(RunHandle h) {
+        return h.state().get("execution");
+    }
+
+    @Test
+    void aWrongRegionOrProjectIsSaidSo() {
+        fake.failNext("POST", "/jobs$", 404, false);
+        FlowRunInfo run = CloudRunFixture.run();
+        assertThatThrownBy(() -> launch(run, config(run, "{\"region\": \"europe-west9\"}")))
+                .isInstanceOf(io.pworker.spi.LaunchException.class)
+                .hasMessageContaining("Cloud Run found nothing at projects/demo-project/locations/europe-west9 (HTTP 404)")
+                .hasMessageContaining("region 'europe-west9'");
+    }
+
+    @Test
+    void creationIsRetriedOnTransientErrors() throws Exception {
+        fake.failNext("POST", "/jobs$", 429, false);
+        fake.failNext("POST", "/jobs$", 503, false);
+        FlowRunInfo run = CloudRunFixture.run();
+        launch(run, config(run, "{}"));
+        assertThat(fake.count("POST", "/jobs$")).isEqualTo(3);
+        assertThat(fake.jobs()).hasSize(1);
+    }
+
+    @Test
+    void aCreationThatSucceededBehindAnErrorIsAdoptedNotDuplicated() throws Exception {
+        fake.failNext("POST", "/jobs$", 503, true);
+        FlowRunInfo run = CloudRunFixture.run();
+        RunHandle h = launch(run, config(run, "{}"));
+        assertThat(fake.count("POST", "/jobs$")).isEqualTo(2);
+        assertThat(fake.jobs()).hasSize(1);
+        assertThat(fake.executions()).hasSize(1).allMatch(e -> e.getName().equals(exec(h)));
+        assertThat(log.all()).contains("was created for this flow run by an earlier launch; using it");
+    }
+
+    @Test
+    void aRunThatStartedBehindATransientErrorIsUsedInsteadOfStartingAnother() throws Exception {
+        fake.failNext("POST", ":run$", 503, true);
+        FlowRunInfo run = CloudRunFixture.run();
+        RunHandle h = launch(run, config(run, "{}"));
+        assertThat(fake.count("POST", ":run$")).isEqualTo(1);
+        assertThat(fake.executions()).hasSize(1).allMatch(e -> e.getName().equals(exec(h)));
+        assertThat(log.all()).contains("did start; using it rather than starting another");
+    }
+
+    @Test
+    void aRunThatDidNotStartIsTriedAgain() throws Exception {
+        fake.failNext("POST", ":run$", 503, false);
+        FlowRunInfo run = CloudRunFixture.run();
+        RunHandle h = launch(run, config(run, "{}"));
+        assertThat(fake.count("POST", ":run$")).isEqualTo(2);
+        assertThat(fake.executions()).hasSize(1).allMatch(e -> e.getName().equals(exec(h)));
+    }
+
+    @Test
+    void whenTheJobCannotBeReadAfterAFailedRunNothingIsRetried() {
+        fake.failNext("POST", ":run$", 503, false);
+        for (int i = 0; i < CloudRunFixture.FAST.maxAttempts(); i++) {
+            fake.failNext("GET", "/jobs/[^/]+$", 503, false);
+        }
+        FlowRunInfo run = CloudRunFixture.run();
+        assertThatThrownBy(() -> launch(run, config(run, "{}"))).isInstanceOf(io.pworker.spi.LaunchException.class)
+                .hasMessageContaining("cannot run Cloud Run job").hasMessageContaining("UNAVAILABLE");
+        assertThat(fake.count("POST", ":run$")).isEqualTo(1);
+        assertThat(log.all()).contains("not retrying, to avoid a second execution");
+    }
+
+    @Test
+    void aJobThatIsNotReadyFailsTheLaunchAndIsDeleted() {
+        fake.jobsNotReady(com.google.cloud.run.v2.Condition.CommonReason.CONTAINER_MISSING);
+        FlowRunInfo run = CloudRunFixture.run();
+        assertThatThrownBy(() -> launch(run, config(run, "{}"))).isInstanceOf(io.pworker.spi.LaunchException.class)
+                .hasMessageContaining("did not become ready: its image cannot be found (prefecthq/prefect:3-latest)");
+        assertThat(fake.jobs()).isEmpty();
+        assertThat(fake.count("POST", ":run$")).isZero();
+    }
+
+    @Test
+    void aJobThatIsNotReadyIsKeptWithKeepJob() {
+        fake.jobsNotReady(com.google.cloud.run.v2.Condition.CommonReason.CONTAINER_MISSING);
+        FlowRunInfo run = CloudRunFixture.run();
+        assertThatThrownBy(() -> launch(run, config(run, "{\"keep_job\": true}"))).isInstanceOf(io.pworker.spi.LaunchException.class);
+        assertThat(fake.jobs()).hasSize(1);
+    }
+
+    @Test
+    void releaseDeletesTheExecutionsThenTheJob() throws Exception {
+        FlowRunInfo run = CloudRunFixture.run();
+        ObjectNode config = config(run, "{}");
+        RunHandle h = launch(run, config);
+        assertThat(terminal(watch(h, config))).isEqualTo(Phase.Exited.of(0));
+        launcher.release(h, config);
+        assertThat(fake.jobs()).isEmpty();
+        assertThat(fake.executions()).isEmpty();
+        List<String> deletes = fake.requests().stream().filter(r -> r.startsWith("DELETE")).toList();
+        assertThat(deletes).hasSize(2);
+        assertThat(deletes.get(0)).contains("/executions/");
+        assertThat(deletes.get(1)).endsWith("/jobs/" + h.infrastructurePid());
+    }
+
+    @Test
+    void keepJobKeepsJobAndExecutionsAndAKillCancelsTheExecution() throws Exception {
+        FlowRunInfo run = CloudRunFixture.run();
+        ObjectNode config = config(run, "{\"keep_job\": true, \"env\": {\"FAKE_SECONDS\": \"-1\"}}");
+        RunHandle h = launch(run, config);
+        BlockingQueue<Phase> phases = watch(h, config);
+        awaitRunning(phases);
+        assertThat(launcher.kill(h, config, Duration.ofSeconds(1))).isEqualTo(io.pworker.spi.KillOutcome.KILLED);
+        Phase end = terminal(phases);
+        assertThat(end).isInstanceOf(Phase.Exited.class);
+        assertThat(((Phase.Exited) end).status().reason()).contains("was cancelled");
+        launcher.release(h, config);
+        assertThat(fake.jobs()).hasSize(1);
+        assertThat(fake.executions()).hasSize(1);
+        assertThat(fake.requests()).noneMatch(r -> r.startsWith("DELETE"));
+    }
+
+    @Test
+    void killDeletesExecutionsAndJobAndTheWatchSeesTheRunGone() throws Exception {
+        FlowRunInfo run = CloudRunFixture.run();
+        ObjectNode config = config(run, "{\"env\": {\"FAKE_SECONDS\": \"-1\"}}");
+        RunHandle h = launch(run, config);
+        BlockingQueue<Phase> phases = watch(h, config);
+        awaitRunning(phases);
+        assertThat(launcher.kill(h, config, Duration.ofSeconds(1))).isEqualTo(io.pworker.spi.KillOutcome.KILLED);
+        assertThat(terminal(phases)).isInstanceOf(Phase.Gone.class);
+        assertThat(fake.jobs()).isEmpty();
+        assertThat(launcher.kill(RunHandle.ofPid("no-such-job-1234567"), config, Duration.ofSeconds(1)))
+                .isEqualTo(io.pworker.spi.KillOutcome.NOT_FOUND);
+    }
+
+    @Test
+    void anExecutionDeletedFromOutsideIsGone() throws Exception {
+        FlowRunInfo run = CloudRunFixture.run();
+        ObjectNode config = config(run, "{\"env\": {\"FAKE_SECONDS\": \"-1\"}}");
+        RunHandle h = launch(run, config);
+        BlockingQueue<Phase> phases = watch(h, config);
+        awaitRunning(phases);
+        fake.deleteExecutionFromOutside(exec(h));
+        Phase end = terminal(phases);
+        assertThat(end).isInstanceOf(Phase.Gone.class);
+        assertThat(((Phase.Gone) end).reason()).contains("was deleted before it finished");
+        assertThat(launcher.recover(h, config)).isInstanceOf(Phase.Gone.class);
+    }
+
+    @Test
+    void aCancelledLaunchRemovesWhatItCreated() throws Exception {
+        fake.createTakesPolls(100_000);
+        FlowRunInfo run = CloudRunFixture.run();
+        ObjectNode config = config(run, "{}");
+        java.util.concurrent.CompletableFuture<Throwable> outcome = new java.util.concurrent.CompletableFuture<>();
+        Thread t = Thread.ofVirtual().start(() -> {
+            try {
+                launch(run, config);
+                outcome.complete(null);
+            } catch (Throwable e) {
+                outcome.complete(e);
+            }
+        });
+        while (fake.jobs().isEmpty()) {
+            Thread.sleep(20);
+        }
+        t.interrupt();
+        assertThat(outcome.get(20, TimeUnit.SECONDS)).isInstanceOf(InterruptedException.class);
+        assertThat(fake.jobs()).isEmpty();
+    }
+
+    @Test
+    void oneTimerThreadWatchesEveryRunAndDiscoverFindsThemByLabel() throws Exception {
+        List<RunHandle> handles = new ArrayList<>();
+        List<BlockingQueue<Phase>> all = new ArrayList<>();
+        FlowRunInfo first = null;
+        for (int i = 0; i < 5; i++) {
+            FlowRunInfo run = CloudRunFixture.run();
+            first = first == null ? run : first;
+            ObjectNode config = config(run, "{\"env\": {\"FAKE_SECONDS\": \"-1\"}}");
+            RunHandle h = launch(run, config);
+            handles.add(h);
+            all.add(watch(h, config));
+        }
+        for (BlockingQueue<Phase> phases : all) {
+            awaitRunning(phases);
+        }
+        assertThat(Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("pworker-cloudrun-poller")))
+                .hasSize(1);
+        var found = launcher.discover(new io.pworker.spi.InfrastructureScope(first.workPoolId(), first.workPoolName(), null));
+        assertThat(found).hasSize(5).allMatch(d -> d.phase() instanceof Phase.Running);
+        assertThat(found).extracting(d -> d.handle().infrastructurePid())
+                .containsExactlyInAnyOrderElementsOf(handles.stream().map(RunHandle::infrastructurePid).toList());
+        assertThat(launcher.discover(new io.pworker.spi.InfrastructureScope(first.workPoolId(), null, "someone-else"))).isEmpty();
+    }
+
+    private static void awaitRunning(BlockingQueue<Phase> phases) throws InterruptedException {
+        while (true) {
+            Phase p = phases.poll(20, TimeUnit.SECONDS);
+            assertThat(p).as("a phase within 20 s").isNotNull();
+            assertThat(p.terminal()).as("ended before running: " + p).isFalse();
+            if (p instanceof Phase.Running) {
+                return;
+            }
+        }
     }
 }

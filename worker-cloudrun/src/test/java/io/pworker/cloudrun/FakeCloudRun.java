@@ -92,6 +92,7 @@ final class FakeCloudRun implements AutoCloseable {
     /** Executions being cancelled: their task's end is a cancellation, not a failure. */
     private final Set<String> cancelling = ConcurrentHashMap.newKeySet();
     private final Map<String, Supplier<Operation>> operations = new ConcurrentHashMap<>();
+    private final Map<String, Supplier<Job>> reconcilers = new ConcurrentHashMap<>();
     private final List<Fault> faults = new CopyOnWriteArrayList<>();
     private final Set<String> tokens = ConcurrentHashMap.newKeySet();
     private final List<String> requests = new CopyOnWriteArrayList<>();
@@ -381,16 +382,15 @@ final class FakeCloudRun implements AutoCloseable {
         int polls = createPolls;
         Condition.CommonReason failure = notReadyReason;
         int[] seen = {0};
-        return operation(parent, Any.pack(created), () -> {
-            if (seen[0]++ < polls) {
-                return null;
-            }
+        // the job reconciles as it is looked at, through its operation or directly (a creation whose answer was
+        // lost still finishes, as on Google's side)
+        Supplier<Job> reconcile = () -> {
             synchronized (lock) {
                 Job j = jobs.get(name);
                 if (j == null) {
                     return created;
                 }
-                if (j.getReconciling()) {
+                if (j.getReconciling() && seen[0]++ >= polls) {
                     Condition.Builder ready = Condition.newBuilder().setType("Ready").setLastTransitionTime(now());
                     if (failure == null) {
                         ready.setState(Condition.State.CONDITION_SUCCEEDED);
@@ -403,6 +403,11 @@ final class FakeCloudRun implements AutoCloseable {
                 }
                 return j;
             }
+        };
+        reconcilers.put(name, reconcile);
+        return operation(parent, Any.pack(created), () -> {
+            Job j = reconcile.get();
+            return j.getReconciling() ? null : j;
         });
     }
 
@@ -425,6 +430,10 @@ final class FakeCloudRun implements AutoCloseable {
     }
 
     private Job existingJob(String name) throws ApiError {
+        Supplier<Job> reconcile = reconcilers.get(name);
+        if (reconcile != null) {
+            reconcile.get();
+        }
         synchronized (lock) {
             Job j = jobs.get(name);
             if (j == null) {
