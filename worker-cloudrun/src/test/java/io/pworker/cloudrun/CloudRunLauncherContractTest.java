@@ -1,5 +1,7 @@
 package io.pworker.cloudrun;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.FlowRunInfo;
 import io.pworker.spi.InfrastructureLauncher;
@@ -9,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -58,6 +61,24 @@ class CloudRunLauncherContractTest extends LauncherContract {
     @Override
     protected void removeFromOutside(RunHandle handle) {
         fake.deleteExecutionFromOutside(handle.state().get("execution"));
+    }
+
+    /** Beyond the contract: what the job body carries reaches the container, and a release leaves nothing behind. */
+    @Test
+    void theRunsEnvironmentAndArgsReachTheContainerAndReleaseRemovesEverything() throws Exception {
+        InfrastructureLauncher l = newLauncher();
+        FlowRunInfo info = newRun();
+        ObjectNode config = configuration(info, "test \"$PREFECT__FLOW_RUN_ID\" = \"$0\" && test \"$1\" = 'two words' || exit 7");
+        ((ObjectNode) config.at("/job_body/template/template/containers/0")).put("args", info.id() + " 'two words'");
+        config.with("env").put("PREFECT__FLOW_RUN_ID", info.id());
+        RunHandle handle = l.launch(new io.pworker.spi.LaunchRequest(info, config, QUIET));
+        java.util.concurrent.BlockingQueue<io.pworker.spi.Phase> phases = new java.util.concurrent.LinkedBlockingQueue<>();
+        try (io.pworker.spi.Watch w = l.watch(handle, config, phases::add)) {
+            assertThat(exitCode(awaitTerminal(phases))).isZero();
+        }
+        l.release(handle, config);
+        assertThat(fake.jobs()).noneMatch(j -> j.getName().endsWith("/" + handle.infrastructurePid()));
+        assertThat(fake.executions()).noneMatch(e -> e.getName().equals(handle.state().get("execution")));
     }
 
     @Override
