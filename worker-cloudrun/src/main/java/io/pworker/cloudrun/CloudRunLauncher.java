@@ -132,8 +132,8 @@ final class CloudRunLauncher implements InfrastructureLauncher {
                         + at.region() + "' and project '" + at.project() + "' are right, and that the credentials are "
                         + "for that project");
             } else {
-                if (creation.getInitialFuture().isDone() && !(cause instanceof ApiException api && api.getStatusCode()
-                        .getCode() == com.google.api.gax.rpc.StatusCode.Code.INVALID_ARGUMENT)) {
+                if (accepted(creation)) {
+                    // the job exists but its creation failed on Google's side: do not leave it behind
                     removeAfterFailedLaunch(at, jobId, log);
                 }
                 throw new LaunchException("cannot create Cloud Run job " + jobId + " in " + at.parent() + ": "
@@ -149,6 +149,15 @@ final class CloudRunLauncher implements InfrastructureLauncher {
             throw new LaunchException("Cloud Run job " + jobId + " did not become ready: " + why);
         }
         return job;
+    }
+
+    /** Whether the create call itself was accepted (an operation exists), so that a job may exist. */
+    private static boolean accepted(OperationFuture<Job, Job> creation) {
+        try {
+            return creation.getInitialFuture().isDone() && creation.getInitialFuture().get() != null;
+        } catch (ExecutionException | InterruptedException | RuntimeException e) {
+            return false;
+        }
     }
 
     /** Over REST, a 409 reaches us as ABORTED whatever Google's status said; a 409 on create means the name is taken. */
