@@ -47,7 +47,18 @@ final class LaunchRecords {
         return exits.resolve(fileName(flowRunId));
     }
 
-    void write(LaunchRecord r) throws IOException {
+    /**
+     * Notes in the run's record that a worker asked the process to stop. Does nothing once the record is gone:
+     * a kill that overlaps a release must not bring the record back.
+     */
+    synchronized void markKillRequested(String flowRunId) throws IOException {
+        Optional<LaunchRecord> r = read(flowRunId);
+        if (r.isPresent() && !r.get().killRequested()) {
+            write(r.get().withKillRequested());
+        }
+    }
+
+    synchronized void write(LaunchRecord r) throws IOException {
         ObjectNode n = json.createObjectNode();
         n.put("version", VERSION);
         n.put("flow_run_id", r.flowRunId());
@@ -103,7 +114,7 @@ final class LaunchRecords {
     }
 
     /** Removes everything kept for the run. */
-    void forget(String flowRunId) {
+    synchronized void forget(String flowRunId) {
         forgetExitCode(flowRunId);
         deleteQuietly(recordFile(flowRunId));
     }

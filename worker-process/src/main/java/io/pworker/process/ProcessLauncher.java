@@ -76,7 +76,8 @@ final class ProcessLauncher implements InfrastructureLauncher {
             Optional<LaunchRecord> earlier = records.read(runId);
             if (earlier.isPresent()) {
                 RunTarget t = targets.resolve(earlier.get());
-                if (t.identity().exact() && t.running(targets.bootId())) {
+                // adopt only what is surely that process: a pid without a start time may have been reused
+                if ((t.identity().exact() || t.child() != null) && t.running(targets.bootId())) {
                     request.log().info("Flow run '" + runId + "' already has process " + t.pid() + " from an earlier "
                             + "launch; the worker watches that one instead of starting another");
                     return RunTargets.handle(runId, t.identity());
@@ -199,9 +200,9 @@ final class ProcessLauncher implements InfrastructureLauncher {
         }
         if (t.record() != null) {
             try {
-                records.write(t.record().withKillRequested());
+                records.markKillRequested(t.flowRunId());
             } catch (IOException e) {
-                // then a signal death after a restart is reported as 128+N rather than -N
+                // then a signal death seen after a restart is reported as 128+N rather than -N
             }
         }
     }
