@@ -2,6 +2,7 @@ package io.pworker.process;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.Capabilities;
+import io.pworker.spi.InfrastructureException;
 import io.pworker.spi.InfrastructureLauncher;
 import io.pworker.spi.InfrastructurePlugin;
 import io.pworker.spi.PluginContext;
@@ -33,7 +34,7 @@ public final class ProcessPlugin implements InfrastructurePlugin {
     }
 
     @Override
-    public InfrastructureLauncher create(PluginContext context) {
-        return new ProcessLauncher(context);
+    public InfrastructureLauncher create(PluginContext context) throws InfrastructureException {
+        return new ProcessLauncher(context, ExitWrapper.detect());
     }
 }
