@@ -52,7 +52,14 @@ public final class PrefectClient implements AutoCloseable {
             body.set("base_job_template", baseJobTemplate);
         }
         try {
-            return Optional.of(requireObject(http.post("/work_pools/", body), "POST", "/work_pools/"));
+            ApiResponse r = http.post("/work_pools/", body);
+            if (r.status() == 404) {
+                // a Prefect server answers this for paths outside its API: the URL most likely lacks its /api
+                throw new ApiException("POST", "/work_pools/", 404, "POST /work_pools/ failed with HTTP 404"
+                        + detail(r) + " (is PREFECT_API_URL " + http.settings().apiUrl() + " the API root, ending in /api?)",
+                        null);
+            }
+            return Optional.of(requireObject(r, "POST", "/work_pools/"));
         } catch (ApiException e) {
             if (e.status() == 409) {
                 return Optional.empty();
@@ -271,9 +278,12 @@ public final class PrefectClient implements AutoCloseable {
 
     private static void expectFound(ApiResponse r, String method, String path) throws ApiException {
         if (r.status() == 404) {
-            String detail = r.body() != null && r.body().has("detail") ? ": " + r.body().get("detail").asText() : "";
-            throw new ApiException(method, path, 404, method + " " + path + " failed with HTTP 404" + detail, null);
+            throw new ApiException(method, path, 404, method + " " + path + " failed with HTTP 404" + detail(r), null);
         }
+    }
+
+    private static String detail(ApiResponse r) {
+        return r.body() != null && r.body().has("detail") ? ": " + r.body().get("detail").asText() : "";
     }
 
     private static List<JsonNode> list(ApiResponse r, String method, String path) throws ApiException {
