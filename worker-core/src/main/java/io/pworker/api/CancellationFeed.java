@@ -150,16 +150,16 @@ public final class CancellationFeed implements AutoCloseable {
      * reconnect storm, and a long back-off must not delay finding cancelled runs.
      */
     private void pollUntilNextAttempt(Duration wait) throws InterruptedException {
-        long deadline = wait == null ? Long.MAX_VALUE : System.nanoTime() + wait.toNanos();
+        long deadline = wait == null ? 0 : System.nanoTime() + wait.toNanos();
         log.debug("Cancellation events: next attempt to subscribe in {}", wait == null ? "never" : wait.toMillis() + " ms");
         while (!closed) {
             pollOnce();
-            long left = deadline - System.nanoTime();
+            long left = wait == null ? Long.MAX_VALUE : deadline - System.nanoTime();
             if (left <= 0) {
                 return;
             }
             Thread.sleep(Duration.ofNanos(Math.min(left, pollInterval.toNanos())));
-            if (deadline - System.nanoTime() <= 0) {
+            if (wait != null && deadline - System.nanoTime() <= 0) {
                 return;
             }
         }

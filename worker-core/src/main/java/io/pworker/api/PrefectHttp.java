@@ -178,8 +178,9 @@ public final class PrefectHttp implements AutoCloseable {
      * socket opens) and remembered: an answer is final for this client, only a server that could not be reached
      * or answered 5xx is asked again next time. Not asked on Prefect Cloud, nor with
      * {@code PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED=false}; the result is then unknown. A server of another
-     * minor release is logged as a warning and one of another major release as an error, once, naming both
-     * versions. Never throws for an unreachable server: the version is unknown then.
+     * minor release is logged as a warning naming both versions, once; another major release is for the callers
+     * to refuse (see {@link PrefectClient#checkServerVersion()}). Never throws for an unreachable server: the
+     * version is unknown then.
      */
     public ServerVersion serverVersion() throws InterruptedException {
         ServerVersion known = serverVersion.get();
@@ -221,17 +222,12 @@ public final class PrefectHttp implements AutoCloseable {
                         + "assuming it is compatible", r.status());
             }
             known = new ServerVersion(parsed, followed);
-            // said once: the answer is remembered below and never asked for again
-            ServerVersion.Compatibility compatibility = known.compatibility();
-            known.describe(base).ifPresent(message -> {
-                if (compatibility == ServerVersion.Compatibility.OTHER_MAJOR) {
-                    log.error(message);
-                } else {
-                    log.warn(message);
-                }
-            });
-            if (compatibility == ServerVersion.Compatibility.SAME_MINOR) {
-                log.debug("The Prefect server runs Prefect {}", parsed);
+            // said once: the answer is remembered below and never asked for again. Another major version is left
+            // to the callers, which refuse it with IncompatibleServerException and each say what they give up.
+            switch (known.compatibility()) {
+                case OLDER_MINOR, NEWER_MINOR -> known.describe(base).ifPresent(log::warn);
+                case SAME_MINOR -> log.debug("The Prefect server runs Prefect {}", parsed);
+                case OTHER_MAJOR, UNKNOWN -> { }
             }
             serverVersion.set(known);
             return known;

@@ -124,7 +124,7 @@ class EventSocketsTest {
             Thread.sleep(300);
             assertThat(log.messages(Level.ERROR)).singleElement().satisfies(m -> assertThat(m)
                     .contains("Prefect 2.20.16").contains("3.4.25").contains("worker events are not sent"));
-            assertThat(httpLog.messages(Level.ERROR)).hasSize(1);
+            assertThat(httpLog.messages(Level.ERROR)).isEmpty();
             assertThat(prefect.upgradeCount("/events/in")).isZero();
             assertThat(versionRequests()).isEqualTo(1);
             // what the worker can call at start to refuse such a server outright
