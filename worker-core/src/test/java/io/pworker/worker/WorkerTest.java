@@ -211,14 +211,14 @@ class WorkerTest {
             }
         }
         assertThat(retryGaps).as("retried polls").hasSize(1);
-        assertThat(retryGaps.getFirst()).isBetween(Duration.ofMillis(3000), Duration.ofMillis(3600 + 500));
+        assertThat(retryGaps.getFirst()).isBetween(Duration.ofMillis(3000), Duration.ofMillis(3600 + 1000));
 
         // the claim that met a 503 was proposed again with the same transition id, after the first back-off step
         List<RecordedRequest> claims = requestsTo("/flow_runs/" + id + "/set_state");
         assertThat(claims.size()).isGreaterThanOrEqualTo(2);
         assertThat(transitionId(claims.get(1))).isEqualTo(transitionId(claims.get(0)));
         assertThat(Duration.between(claims.get(0).time(), claims.get(1).time()))
-                .isBetween(Duration.ofMillis(2000), Duration.ofMillis(2400 + 500));
+                .isBetween(Duration.ofMillis(2000), Duration.ofMillis(2400 + 1000));
         assertThat(stub.launched).hasSize(1);
         prefect.assertNoContractViolations();
     }
