@@ -58,7 +58,8 @@ record EcsJobConfiguration(
         String vpcId = blankToNull(text(c, "vpc_id"));
 
         String arn = runRequest.path("taskDefinition").asText("");
-        if (arn.isBlank() && Values.dropEmpty(taskDefinition).isEmpty()) {
+        // the template's task_definition counts even when every variable in it is unset: the worker fills it in
+        if (arn.isBlank() && taskDefinition.isEmpty()) {
             throw new LaunchException("invalid job configuration: neither 'task_definition' nor a task definition ARN "
                     + "('task_definition_arn', task_run_request.taskDefinition) is given");
         }

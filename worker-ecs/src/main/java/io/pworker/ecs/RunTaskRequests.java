@@ -84,16 +84,17 @@ final class RunTaskRequests {
             ArrayNode words = flow.putArray("command");
             EcsJobConfiguration.DEFAULT_COMMAND.forEach(words::add);
         }
-        Map<String, String> env = new LinkedHashMap<>(c.env());
-        if (c.apiKeySecretArn() != null) {
-            // the secret reaches the container from Secrets Manager; only when present, unlike Prefect's worker,
-            // which fails on workers that have no API key
-            env.remove("PREFECT_API_KEY");
+        ArrayNode environment = environment(flow.get("environment"), c.env());
+        // a secret ARN makes ECS put the value in the container from Secrets Manager, so the plain value goes;
+        // removing a name that is not there is fine (Prefect's worker fails on workers without an API key)
+        for (int i = environment.size() - 1; i >= 0; i--) {
+            String n = environment.get(i).path("name").asText();
+            if ((c.apiKeySecretArn() != null && n.equals("PREFECT_API_KEY"))
+                    || (c.authStringSecretArn() != null && n.equals("PREFECT_API_AUTH_STRING"))) {
+                environment.remove(i);
+            }
         }
-        if (c.authStringSecretArn() != null) {
-            env.remove("PREFECT_API_AUTH_STRING");
-        }
-        flow.set("environment", environment(flow.get("environment"), env));
+        flow.set("environment", environment);
         for (String key : new String[] {"cpu", "memory"}) {
             if (overrides.has(key)) {
                 overrides.put(key, overrides.get(key).asText());
