@@ -9,6 +9,7 @@ import java.util.List;
 import software.amazon.awssdk.services.ec2.Ec2Client;
 import software.amazon.awssdk.services.ec2.model.DescribeSubnetsRequest;
 import software.amazon.awssdk.services.ec2.model.DescribeVpcsRequest;
+import software.amazon.awssdk.services.ec2.model.Ec2Exception;
 import software.amazon.awssdk.services.ec2.model.Filter;
 import software.amazon.awssdk.services.ec2.model.Subnet;
 import software.amazon.awssdk.services.ec2.model.Vpc;
@@ -57,7 +58,15 @@ final class Networks {
         DescribeVpcsRequest request = vpcId == null
                 ? DescribeVpcsRequest.builder().filters(Filter.builder().name("isDefault").values("true").build()).build()
                 : DescribeVpcsRequest.builder().vpcIds(vpcId).build();
-        List<Vpc> vpcs = ec2.describeVpcs(request).vpcs();
+        List<Vpc> vpcs;
+        try {
+            vpcs = ec2.describeVpcs(request).vpcs();
+        } catch (Ec2Exception e) {
+            if (e.awsErrorDetails() == null || !"InvalidVpcID.NotFound".equals(e.awsErrorDetails().errorCode())) {
+                throw e;
+            }
+            vpcs = List.of();
+        }
         if (vpcs.isEmpty()) {
             throw new LaunchException(vpcId == null
                     ? "the region has no default VPC, so the task's network cannot be inferred; set 'vpc_id' or "

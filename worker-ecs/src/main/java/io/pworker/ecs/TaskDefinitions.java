@@ -181,6 +181,10 @@ final class TaskDefinitions {
             if (!container.has("essential")) {
                 container.put("essential", true);
             }
+            if (container.path("cpu").isNumber() && container.get("cpu").asInt() == 0) {
+                // ECS describes a container without CPU units as 0
+                container.remove("cpu");
+            }
             sort(container, "environment", "name");
             sort(container, "secrets", "name");
             sort(container, "environmentFiles", "value");
