@@ -33,7 +33,7 @@ import software.amazon.awssdk.utils.SdkAutoCloseable;
  */
 final class AwsClients implements AutoCloseable {
 
-    private static final Duration CALL_TIMEOUT = Duration.ofMinutes(2);
+    static final Duration CALL_TIMEOUT = Duration.ofMinutes(2);
     private static final Duration ATTEMPT_TIMEOUT = Duration.ofSeconds(30);
 
     final EcsClient ecs;

@@ -25,7 +25,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
@@ -73,6 +80,8 @@ final class EcsLauncher implements InfrastructureLauncher {
     private final Map<DefinitionKey, String> definitions = new ConcurrentHashMap<>();
     /** Clusters this launcher has worked with, for {@link #discover}. */
     private final Set<PollerKey> knownClusters = ConcurrentHashMap.newKeySet();
+    /** Where the steps of a launch run, so that the launching thread can be interrupted (see {@link #interruptibly}). */
+    private final ExecutorService calls = Executors.newVirtualThreadPerTaskExecutor();
 
     private record PollerKey(AwsSettings settings, String cluster) {
     }
@@ -118,27 +127,27 @@ final class EcsLauncher implements InfrastructureLauncher {
         String startedBy = "pworker-" + request.run().id();
         knownClusters.add(new PollerKey(c.credentials(), cluster));
         try {
-            RunHandle adopted = adopt(aws, c, startedBy, request);
+            RunHandle adopted = interruptibly(() -> adopt(aws, c, startedBy, request));
             if (adopted != null) {
                 return adopted;
             }
-            checkInterrupted();
-            Definition definition = taskDefinition(aws, c, request);
-            checkInterrupted();
-            ObjectNode network = null;
-            if ("awsvpc".equals(definition.json().path("networkMode").asText())
-                    && !c.taskRunRequest().hasNonNull("networkConfiguration")) {
-                network = Values.dropEmpty(c.networkConfiguration()).isEmpty()
-                        ? Networks.infer(aws.ec2, c.vpcId())
-                        : Networks.custom(aws.ec2, c.vpcId(), c.networkConfiguration());
-            }
+            Definition definition = interruptibly(() -> taskDefinition(aws, c, request));
+            ObjectNode network = interruptibly(() -> network(aws, c, definition));
             ObjectNode body = RunTaskRequests.build(c, definition.json(), definition.arn(), network,
                     definition.registeredForRun());
             // the token makes the SDK's own retries of this one call idempotent; a later launch adopts instead
             RunTaskRequest run = sdk(body, RunTaskRequest.serializableBuilderClass(), "task_run_request").build()
                     .toBuilder().startedBy(startedBy).clientToken(UUID.randomUUID().toString()).build();
-            checkInterrupted();
-            RunTaskResponse response = aws.ecs.runTask(run);
+            Future<RunTaskResponse> running = calls.submit(() -> aws.ecs.runTask(run));
+            RunTaskResponse response;
+            try {
+                response = running.get();
+            } catch (InterruptedException e) {
+                stopWhenStarted(aws, cluster, startedBy, running);
+                throw new InterruptedException("interrupted while starting the ECS task");
+            } catch (ExecutionException e) {
+                throw rethrown(e.getCause());
+            }
             if (!response.failures().isEmpty()) {
                 throw new LaunchException("Failed to run ECS task: " + failures(response.failures()));
             }
@@ -146,17 +155,13 @@ final class EcsLauncher implements InfrastructureLauncher {
                 throw new LaunchException("Failed to run ECS task: ECS answered RunTask without a task or a reason");
             }
             Task task = response.tasks().getFirst();
-            if (Thread.currentThread().isInterrupted()) {
-                throw new AbortedExceptionAfterRun();
+            if (Thread.interrupted()) {
+                stopStarted(aws, cluster, List.of(task.taskArn()), startedBy);
+                throw new InterruptedException("interrupted while starting the ECS task");
             }
             String container = TaskDefinitions.containerName(c, definition.json());
             request.log().info("Created ECS task " + task.taskArn() + " from task definition " + definition.arn());
             return handle(cluster, task, container);
-        } catch (AbortedException | AbortedExceptionAfterRun e) {
-            // interrupted: stop what this launch may have started, then give up
-            Thread.interrupted();
-            stopStarted(aws, cluster, startedBy);
-            throw new InterruptedException("interrupted while starting the ECS task");
         } catch (ClusterNotFoundException e) {
             throw new LaunchException("ECS cluster '" + (cluster == null ? "default" : cluster) + "' does not exist in "
                     + "region " + aws.region + "; create it or set 'cluster' to an existing one");
@@ -167,11 +172,64 @@ final class EcsLauncher implements InfrastructureLauncher {
         }
     }
 
-    /** Thrown inside {@link #launch} when the interrupt arrived after the task was created. */
-    private static final class AbortedExceptionAfterRun extends RuntimeException {
-        AbortedExceptionAfterRun() {
-            super(null, null, false, false);
+    /**
+     * Runs one step of a launch on a thread of its own and waits for it, so that an interrupt of the launching
+     * thread is noticed at once: the SDK's blocking I/O may swallow an interrupt, or retry after it.
+     */
+    private <T> T interruptibly(Callable<T> step) throws LaunchException, InterruptedException {
+        Future<T> f = calls.submit(step);
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            f.cancel(true);
+            throw new InterruptedException("interrupted while starting the ECS task");
+        } catch (ExecutionException e) {
+            throw rethrown(e.getCause());
         }
+    }
+
+    /** The cause of a failed step, to throw: a LaunchException or an Error as it is, a RuntimeException to throw. */
+    private static RuntimeException rethrown(Throwable cause) throws LaunchException {
+        if (cause instanceof LaunchException l) {
+            throw l;
+        }
+        if (cause instanceof Error e) {
+            throw e;
+        }
+        if (cause instanceof RuntimeException r) {
+            return r;
+        }
+        throw new LaunchException("launching the ECS task failed: " + cause, cause);
+    }
+
+    /** The awsvpc configuration an awsvpc definition needs when the request has none, else null. */
+    private static ObjectNode network(AwsClients aws, EcsJobConfiguration c, Definition definition)
+            throws LaunchException {
+        if (!"awsvpc".equals(definition.json().path("networkMode").asText())
+                || c.taskRunRequest().hasNonNull("networkConfiguration")) {
+            return null;
+        }
+        return Values.dropEmpty(c.networkConfiguration()).isEmpty()
+                ? Networks.infer(aws.ec2, c.vpcId())
+                : Networks.custom(aws.ec2, c.vpcId(), c.networkConfiguration());
+    }
+
+    /**
+     * An interrupted RunTask may still start a task: wait (bounded) for its answer and stop what it started, or
+     * when there is no answer, whatever runs under this launch's {@code startedBy}.
+     */
+    private static void stopWhenStarted(AwsClients aws, String cluster, String startedBy,
+            Future<RunTaskResponse> running) {
+        List<String> arns = List.of();
+        try {
+            arns = running.get(AwsClients.CALL_TIMEOUT.toSeconds(), TimeUnit.SECONDS).tasks().stream()
+                    .map(Task::taskArn).toList();
+        } catch (ExecutionException | TimeoutException e) {
+            // no answer: look for the task by its startedBy
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        stopStarted(aws, cluster, arns, startedBy);
     }
 
     /** A live task started for the same flow run by an earlier launch, as a handle, or null. */
@@ -294,14 +352,21 @@ final class EcsLauncher implements InfrastructureLauncher {
                 + DEFAULT_PYTHON;
     }
 
-    private void stopStarted(AwsClients aws, String cluster, String startedBy) {
+    /** Stops {@code arns}, or when there are none, the running tasks started under {@code startedBy}. */
+    private static void stopStarted(AwsClients aws, String cluster, List<String> arns, String startedBy) {
+        boolean interrupted = Thread.interrupted();
         try {
-            for (String arn : aws.ecs.listTasks(b -> b.cluster(cluster).startedBy(startedBy)
-                    .desiredStatus(DesiredStatus.RUNNING)).taskArns()) {
+            List<String> targets = !arns.isEmpty() ? arns : aws.ecs.listTasks(b -> b.cluster(cluster)
+                    .startedBy(startedBy).desiredStatus(DesiredStatus.RUNNING)).taskArns();
+            for (String arn : targets) {
                 aws.ecs.stopTask(b -> b.cluster(cluster).task(arn).reason(STOP_REASON));
             }
         } catch (SdkException e) {
             log.warn("Could not stop the ECS task of an interrupted launch ({}): {}", startedBy, e.getMessage());
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -429,6 +494,7 @@ final class EcsLauncher implements InfrastructureLauncher {
 
     @Override
     public void close() {
+        calls.shutdownNow();
         pollers.values().forEach(ClusterPoller::close);
         pollers.clear();
         clients.values().forEach(AwsClients::close);
@@ -482,12 +548,6 @@ final class EcsLauncher implements InfrastructureLauncher {
             name = configuration.path("container_name").asText(null);
         }
         return name == null || name.isBlank() ? TaskDefinitions.DEFAULT_CONTAINER : name;
-    }
-
-    private static void checkInterrupted() {
-        if (Thread.currentThread().isInterrupted()) {
-            throw AbortedException.builder().message("interrupted").build();
-        }
     }
 
     private static String failures(List<Failure> failures) {

@@ -486,4 +486,67 @@ class EcsLauncherTest {
         }
         assertThat(captured.list).anyMatch(e -> e.getFormattedMessage().contains(token));
     }
+
+    @Test
+    void aTaskIsPendingWhileEcsProvisionsIt_throughTheLocalAgentWrapper() throws Exception {
+        aws.runCommandsLocally = true;
+        aws.pendingPolls = 2;
+        try {
+            FlowRunInfo run = EcsTestSupport.run(null);
+            ObjectNode c = config(run, Map.of("command", "sh -c 'sleep 1'"));
+            RunHandle h = launch(run, c);
+            List<Phase> phases = new java.util.concurrent.CopyOnWriteArrayList<>();
+            try (var w = launcher.watch(h, c, phases::add)) {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while ((phases.isEmpty() || !phases.getLast().terminal()) && System.nanoTime() < deadline) {
+                    Thread.sleep(100);
+                }
+            }
+            assertThat(phases).containsExactly(new Phase.Pending("ECS task is PROVISIONING"),
+                    new Phase.Pending("ECS task is PENDING"), new Phase.Running(), Phase.Exited.of(0));
+        } finally {
+            aws.pendingPolls = 0;
+        }
+    }
+
+    @Test
+    void anInterruptedLaunchStopsTheTaskItStarted() throws Exception {
+        aws.delay("RunTask", Duration.ofSeconds(2));
+        try {
+            FlowRunInfo run = EcsTestSupport.run(null);
+            ObjectNode c = config(run, Map.of());
+            java.util.concurrent.CompletableFuture<Throwable> outcome = new java.util.concurrent.CompletableFuture<>();
+            Thread t = Thread.ofVirtual().start(() -> {
+                try {
+                    launcher.launch(new LaunchRequest(run, c, log));
+                    outcome.complete(null);
+                } catch (Throwable e) {
+                    outcome.complete(e);
+                }
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (aws.count("RunTask") == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            t.interrupt();
+            assertThat(outcome.get(30, TimeUnit.SECONDS)).isInstanceOf(InterruptedException.class);
+            JsonNode stop = last("StopTask");
+            assertThat(stop.path("reason").asText()).isEqualTo("Stopped by Prefect worker");
+            String arn = stop.path("task").asText();
+            assertThat(admin.describeTasks(b -> b.cluster(CLUSTER).tasks(arn)).tasks().getFirst().desiredStatus())
+                    .isEqualTo("STOPPED");
+        } finally {
+            aws.delay("RunTask", Duration.ZERO);
+        }
+    }
+
+    @Test
+    void anAssumedRoleSignsTheCallsThroughSts() throws Exception {
+        ObjectNode creds = EcsTestSupport.credentials(aws.endpoint.toString())
+                .put("assume_role_arn", "arn:aws:iam::123456789012:role/pworker-runner");
+        creds.putObject("assume_role_kwargs").put("RoleSessionName", "pworker-test").put("DurationSeconds", "900");
+        RunHandle h = launch(Map.of("aws_credentials", creds));
+        assertThat(aws.count("AssumeRole")).isEqualTo(1);
+        assertThat(h.infrastructurePid()).startsWith(CLUSTER + "::");
+    }
 }

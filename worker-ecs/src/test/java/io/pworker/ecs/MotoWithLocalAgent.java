@@ -45,6 +45,7 @@ final class MotoWithLocalAgent implements AutoCloseable {
         final String container;
         final Process process;
         final String failedToStart;
+        final java.util.concurrent.atomic.AtomicInteger describes = new java.util.concurrent.atomic.AtomicInteger();
         volatile String stopReason;
 
         LocalTask(String container, Process process, String failedToStart) {
@@ -61,7 +62,10 @@ final class MotoWithLocalAgent implements AutoCloseable {
     private final List<Call> calls = new CopyOnWriteArrayList<>();
     private final Map<String, LocalTask> tasks = new ConcurrentHashMap<>();
     private final Queue<String> failToStart = new ConcurrentLinkedQueue<>();
+    private final Map<String, Duration> delays = new ConcurrentHashMap<>();
     volatile boolean runCommandsLocally;
+    /** How many DescribeTasks calls show a new task PROVISIONING, then PENDING, before what its process does. */
+    volatile int pendingPolls;
 
     MotoWithLocalAgent(MotoServer moto) throws IOException {
         this.moto = moto;
@@ -85,6 +89,11 @@ final class MotoWithLocalAgent implements AutoCloseable {
         calls.clear();
     }
 
+    /** Holds the answer to every call of {@code operation} (an ECS operation or a query Action) for {@code delay}. */
+    void delay(String operation, Duration delay) {
+        delays.put(operation, delay);
+    }
+
     /** The next task the agent sees stops before starting, with {@code reason} as ECS's stoppedReason. */
     void failNextTaskToStart(String reason) {
         failToStart.add(reason);
@@ -94,8 +103,15 @@ final class MotoWithLocalAgent implements AutoCloseable {
         try (exchange) {
             byte[] body = exchange.getRequestBody().readAllBytes();
             String target = exchange.getRequestHeaders().getFirst("X-Amz-Target");
-            String operation = target == null ? "" : target.substring(target.lastIndexOf('.') + 1);
+            String operation = target != null ? target.substring(target.lastIndexOf('.') + 1) : action(body);
+            if (target == null) {
+                calls.add(new Call(operation, JSON.createObjectNode()));
+            }
             HttpResponse<byte[]> answer = forward(exchange, body);
+            Duration delay = delays.get(operation);
+            if (delay != null) {
+                Thread.sleep(delay);
+            }
             byte[] out = answer.body();
             if (target != null && target.startsWith("AmazonEC2ContainerService")) {
                 JsonNode request = JSON.readTree(body.length == 0 ? "{}".getBytes() : body);
@@ -119,6 +135,16 @@ final class MotoWithLocalAgent implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** The Action of a query-protocol call (EC2, STS). */
+    private static String action(byte[] body) {
+        for (String pair : new String(body, java.nio.charset.StandardCharsets.UTF_8).split("&")) {
+            if (pair.startsWith("Action=")) {
+                return pair.substring("Action=".length());
+            }
+        }
+        return "";
     }
 
     private HttpResponse<byte[]> forward(HttpExchange exchange, byte[] body) throws IOException, InterruptedException {
@@ -183,6 +209,14 @@ final class MotoWithLocalAgent implements AutoCloseable {
                         .put("stoppedReason", local.failedToStart);
                 for (JsonNode c : task.path("containers")) {
                     ((ObjectNode) c).put("lastStatus", "STOPPED").put("reason", local.failedToStart).remove("exitCode");
+                }
+                continue;
+            }
+            int seen = local.describes.incrementAndGet();
+            if (seen <= pendingPolls) {
+                task.put("lastStatus", seen == 1 ? "PROVISIONING" : "PENDING");
+                for (JsonNode c : task.path("containers")) {
+                    ((ObjectNode) c).put("lastStatus", "PENDING").remove("exitCode");
                 }
                 continue;
             }
