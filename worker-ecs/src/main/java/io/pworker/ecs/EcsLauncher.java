@@ -1,11 +1,5 @@
 package io.pworker.ecs;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonMappingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.Discovered;
 import io.pworker.spi.InfrastructureException;
@@ -21,6 +15,7 @@ import io.pworker.spi.RunHandle;
 import io.pworker.spi.Watch;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -39,17 +34,13 @@ import software.amazon.awssdk.awscore.exception.AwsServiceException;
 import software.amazon.awssdk.core.exception.AbortedException;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.exception.SdkException;
-import software.amazon.awssdk.services.ecs.model.ClientException;
 import software.amazon.awssdk.services.ecs.model.ClusterNotFoundException;
 import software.amazon.awssdk.services.ecs.model.DesiredStatus;
-import software.amazon.awssdk.services.ecs.model.Failure;
 import software.amazon.awssdk.services.ecs.model.InvalidParameterException;
-import software.amazon.awssdk.services.ecs.model.RegisterTaskDefinitionRequest;
 import software.amazon.awssdk.services.ecs.model.RunTaskRequest;
 import software.amazon.awssdk.services.ecs.model.RunTaskResponse;
 import software.amazon.awssdk.services.ecs.model.Tag;
 import software.amazon.awssdk.services.ecs.model.Task;
-import software.amazon.awssdk.services.ecs.model.TaskDefinition;
 import software.amazon.awssdk.services.ecs.model.TaskField;
 
 /**
@@ -66,30 +57,19 @@ final class EcsLauncher implements InfrastructureLauncher {
     static final String DEFAULT_PYTHON = "3.12";
     private static final Duration GIVE_UP_AFTER = Duration.ofMinutes(10);
     private static final Logger log = LoggerFactory.getLogger(EcsLauncher.class);
-    /** Maps job-configuration JSON onto the SDK's request builders, and described definitions back to JSON. */
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
 
     private final PluginContext context;
     private final Duration pollInterval;
     private final String defaultImage;
     private final Map<AwsSettings, AwsClients> clients = new ConcurrentHashMap<>();
     private final Map<PollerKey, ClusterPoller> pollers = new ConcurrentHashMap<>();
-    /** The ARN of the task definition last used for a deployment (or flow), to reuse it while it is equal. */
-    private final Map<DefinitionKey, String> definitions = new ConcurrentHashMap<>();
+    private final TaskDefinitionResolver definitions = new TaskDefinitionResolver();
     /** Clusters this launcher has worked with, for {@link #discover}. */
     private final Set<PollerKey> knownClusters = ConcurrentHashMap.newKeySet();
     /** Where the steps of a launch run, so that the launching thread can be interrupted (see {@link #interruptibly}). */
     private final ExecutorService calls = Executors.newVirtualThreadPerTaskExecutor();
 
     private record PollerKey(AwsSettings settings, String cluster) {
-    }
-
-    private record DefinitionKey(AwsSettings settings, String deploymentOrFlow) {
-    }
-
-    private record Definition(String arn, ObjectNode json, boolean registeredForRun) {
     }
 
     private EcsLauncher(PluginContext context, Duration pollInterval, String defaultImage) {
@@ -131,12 +111,13 @@ final class EcsLauncher implements InfrastructureLauncher {
             if (adopted != null) {
                 return adopted;
             }
-            Definition definition = interruptibly(() -> taskDefinition(aws, c, request));
+            TaskDefinitionResolver.Definition definition =
+                    interruptibly(() -> definitions.resolve(aws, c, request, defaultImage(request)));
             ObjectNode network = interruptibly(() -> network(aws, c, definition));
             ObjectNode body = RunTaskRequests.build(c, definition.json(), definition.arn(), network,
                     definition.registeredForRun());
             // the token makes the SDK's own retries of this one call idempotent; a later launch adopts instead
-            RunTaskRequest run = sdk(body, RunTaskRequest.serializableBuilderClass(), "task_run_request").build()
+            RunTaskRequest run = SdkJson.request(body, RunTaskRequest.serializableBuilderClass(), "task_run_request").build()
                     .toBuilder().startedBy(startedBy).clientToken(UUID.randomUUID().toString()).build();
             Future<RunTaskResponse> running = calls.submit(() -> aws.ecs.runTask(run));
             RunTaskResponse response;
@@ -149,7 +130,7 @@ final class EcsLauncher implements InfrastructureLauncher {
                 throw rethrown(e.getCause());
             }
             if (!response.failures().isEmpty()) {
-                throw new LaunchException("Failed to run ECS task: " + failures(response.failures()));
+                throw new LaunchException("Failed to run ECS task: " + EcsErrors.failures(response.failures()));
             }
             if (response.tasks().isEmpty()) {
                 throw new LaunchException("Failed to run ECS task: ECS answered RunTask without a task or a reason");
@@ -166,7 +147,7 @@ final class EcsLauncher implements InfrastructureLauncher {
             throw new LaunchException("ECS cluster '" + (cluster == null ? "default" : cluster) + "' does not exist in "
                     + "region " + aws.region + "; create it or set 'cluster' to an existing one");
         } catch (AwsServiceException e) {
-            throw friendly("RunTask", e);
+            throw EcsErrors.friendly("Starting the ECS task", e);
         } catch (SdkClientException e) {
             throw new LaunchException("cannot reach AWS ECS in region " + aws.region + ": " + e.getMessage(), e);
         }
@@ -203,7 +184,8 @@ final class EcsLauncher implements InfrastructureLauncher {
     }
 
     /** The awsvpc configuration an awsvpc definition needs when the request has none, else null. */
-    private static ObjectNode network(AwsClients aws, EcsJobConfiguration c, Definition definition)
+    private static ObjectNode network(AwsClients aws, EcsJobConfiguration c,
+            TaskDefinitionResolver.Definition definition)
             throws LaunchException {
         if (!"awsvpc".equals(definition.json().path("networkMode").asText())
                 || c.taskRunRequest().hasNonNull("networkConfiguration")) {
@@ -254,93 +236,6 @@ final class EcsLauncher implements InfrastructureLauncher {
         // Prefect's format: the configured cluster when one was named, else the task's cluster ARN
         String pid = (cluster != null ? cluster : task.clusterArn()) + "::" + task.taskArn();
         return new RunHandle(pid, Map.of("cluster_arn", task.clusterArn(), "container", container));
-    }
-
-    /** The task definition to run: the one named by ARN, or one equal to the built definition, or a new one. */
-    private Definition taskDefinition(AwsClients aws, EcsJobConfiguration c, LaunchRequest request)
-            throws LaunchException {
-        String launchType = TaskDefinitions.launchType(c);
-        String arn = c.taskRunRequest().path("taskDefinition").asText("");
-        if (!arn.isBlank()) {
-            if (!Values.dropEmpty(c.taskDefinition()).isEmpty()) {
-                request.log().warn("task_definition_arn is set, so the task definition settings of the job "
-                        + "configuration are ignored");
-            }
-            TaskDefinition existing = describeDefinition(aws, arn);
-            if (existing == null) {
-                throw new LaunchException("task definition '" + arn + "' (task_definition_arn) does not exist");
-            }
-            ObjectNode json = json(existing);
-            TaskDefinitions.validate(json, launchType);
-            return new Definition(existing.taskDefinitionArn(), json, false);
-        }
-        ObjectNode desired = TaskDefinitions.build(c, request.run(), aws.region.id(), defaultImage(request));
-        TaskDefinitions.validate(desired, launchType);
-        ObjectNode wanted = TaskDefinitions.normalise(desired);
-        DefinitionKey key = new DefinitionKey(c.credentials(), TaskDefinitions.deploymentOrFlow(request.run()));
-        String cached = definitions.get(key);
-        for (String candidate : new String[] {cached,
-                c.matchLatestRevisionInFamily() ? desired.path("family").asText() : null}) {
-            if (candidate == null) {
-                continue;
-            }
-            TaskDefinition existing = describeDefinition(aws, candidate);
-            if (existing != null && "ACTIVE".equals(existing.statusAsString())
-                    && TaskDefinitions.normalise(json(existing)).equals(wanted)) {
-                definitions.put(key, existing.taskDefinitionArn());
-                request.log().info("Using task definition " + existing.taskDefinitionArn());
-                return new Definition(existing.taskDefinitionArn(), json(existing), false);
-            }
-        }
-        RegisterTaskDefinitionRequest register = sdk(desired, RegisterTaskDefinitionRequest.serializableBuilderClass(),
-                "task_definition").build();
-        TaskDefinition registered;
-        try {
-            registered = aws.ecs.registerTaskDefinition(register).taskDefinition();
-        } catch (AwsServiceException e) {
-            throw friendly("RegisterTaskDefinition", e);
-        }
-        definitions.put(key, registered.taskDefinitionArn());
-        request.log().info("Registered task definition " + registered.taskDefinitionArn());
-        return new Definition(registered.taskDefinitionArn(), json(registered), true);
-    }
-
-    /** The definition, or null when ECS has none by that ARN or family. */
-    private static TaskDefinition describeDefinition(AwsClients aws, String arnOrFamily) {
-        try {
-            return aws.ecs.describeTaskDefinition(b -> b.taskDefinition(arnOrFamily)).taskDefinition();
-        } catch (ClientException e) {
-            return null;
-        }
-    }
-
-    /** A described definition as JSON in the request's shape (timestamps left out: they never match anyway). */
-    private static ObjectNode json(TaskDefinition td) {
-        return JSON.valueToTree(td.toBuilder().registeredAt(null).deregisteredAt(null).deleteRequestedAt(null));
-    }
-
-    /** JSON in ECS's request shape as an SDK builder; an unknown field or a wrong type names where it is. */
-    private static <B> B sdk(ObjectNode json, Class<B> builder, String key) throws LaunchException {
-        try {
-            return JSON.treeToValue(json, builder);
-        } catch (UnrecognizedPropertyException e) {
-            throw new LaunchException("invalid job configuration '" + key + path(e, true) + "': ECS has no field '"
-                    + e.getPropertyName() + "'");
-        } catch (JsonProcessingException e) {
-            String where = e instanceof JsonMappingException m ? path(m, false) : "";
-            throw new LaunchException("invalid job configuration '" + key + where + "': a value has the wrong type ("
-                    + e.getOriginalMessage().lines().findFirst().orElse("") + ")");
-        }
-    }
-
-    private static String path(JsonMappingException e, boolean withoutLast) {
-        List<JsonMappingException.Reference> refs = e.getPath();
-        StringBuilder out = new StringBuilder();
-        for (int i = 0; i < refs.size() - (withoutLast ? 1 : 0); i++) {
-            JsonMappingException.Reference r = refs.get(i);
-            out.append(r.getFieldName() != null ? "." + r.getFieldName() : "[" + r.getIndex() + "]");
-        }
-        return out.toString();
     }
 
     private String defaultImage(LaunchRequest request) {
@@ -442,7 +337,7 @@ final class EcsLauncher implements InfrastructureLauncher {
                 return;
             }
             aws.ecs.deregisterTaskDefinition(b -> b.taskDefinition(task.taskDefinitionArn()));
-            definitions.values().remove(task.taskDefinitionArn());
+            definitions.forget(task.taskDefinitionArn());
             log.info("Deregistered task definition {} of stopped ECS task {}", task.taskDefinitionArn(), pid);
         } catch (InfrastructureException | SdkException e) {
             log.warn("Could not release ECS task {}: {}", handle.infrastructurePid(), e.getMessage());
@@ -469,7 +364,7 @@ final class EcsLauncher implements InfrastructureLauncher {
                     List<String> batch = arns.subList(from, Math.min(arns.size(), from + ClusterPoller.BATCH));
                     for (Task task : aws.ecs.describeTasks(b -> b.cluster(key.cluster()).tasks(batch)
                             .include(TaskField.TAGS)).tasks()) {
-                        Map<String, String> tags = new java.util.HashMap<>();
+                        Map<String, String> tags = new HashMap<>();
                         task.tags().forEach((Tag t) -> tags.put(t.key(), t.value()));
                         String runId = tags.get("prefect.io/flow-run-id");
                         if (runId == null || !scope.workPoolId().equals(tags.get("prefect.io/work-pool-id"))
@@ -550,39 +445,4 @@ final class EcsLauncher implements InfrastructureLauncher {
         return name == null || name.isBlank() ? TaskDefinitions.DEFAULT_CONTAINER : name;
     }
 
-    private static String failures(List<Failure> failures) {
-        List<String> out = new ArrayList<>();
-        for (Failure f : failures) {
-            out.add(f.reason() + (f.detail() == null ? "" : " (" + f.detail() + ")")
-                    + (f.arn() == null ? "" : " for " + f.arn()));
-        }
-        return String.join("; ", out);
-    }
-
-    /** An AWS error as a sentence saying what to fix, for the errors Prefect's users meet most. */
-    private static LaunchException friendly(String action, AwsServiceException e) {
-        String code = e.awsErrorDetails() == null ? "" : String.valueOf(e.awsErrorDetails().errorCode());
-        String message = e.awsErrorDetails() != null && e.awsErrorDetails().errorMessage() != null
-                ? e.awsErrorDetails().errorMessage() : e.getMessage();
-        String lower = message.toLowerCase();
-        String hint;
-        if (code.contains("AccessDenied") || code.contains("Unauthorized") || code.contains("UnrecognizedClient")
-                || code.contains("InvalidClientTokenId") || code.contains("ExpiredToken")
-                || code.contains("SignatureDoesNotMatch")) {
-            hint = "check the AWS credentials and that their IAM policy allows it (see the README's IAM permissions)";
-        } else if (lower.contains("no container instances")) {
-            hint = "the cluster has no container instances for launch type EC2; register instances or use FARGATE";
-        } else if (lower.contains("inactive")) {
-            hint = "the task definition is INACTIVE (deregistered); point task_definition_arn at an active revision";
-        } else if (lower.contains("capacity provider")) {
-            hint = "check capacity_provider_strategy and the capacity providers attached to the cluster";
-        } else if (lower.contains("subnet") || lower.contains("security group") || lower.contains("network")) {
-            hint = "check network_configuration and vpc_id";
-        } else if (lower.contains("logs")) {
-            hint = "CloudWatch logs need an execution role allowed to create log groups and streams";
-        } else {
-            hint = null;
-        }
-        return new LaunchException(action + " failed (" + code + "): " + message + (hint == null ? "" : "; " + hint), e);
-    }
 }

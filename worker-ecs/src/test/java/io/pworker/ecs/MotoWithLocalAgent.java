@@ -104,26 +104,23 @@ final class MotoWithLocalAgent implements AutoCloseable {
             byte[] body = exchange.getRequestBody().readAllBytes();
             String target = exchange.getRequestHeaders().getFirst("X-Amz-Target");
             String operation = target != null ? target.substring(target.lastIndexOf('.') + 1) : action(body);
-            if (target == null) {
-                calls.add(new Call(operation, JSON.createObjectNode()));
-            }
+            boolean ecs = target != null && target.startsWith("AmazonEC2ContainerService");
+            JsonNode request = ecs ? JSON.readTree(body.length == 0 ? "{}".getBytes() : body) : JSON.createObjectNode();
+            // recorded before it is answered, so that a test sees a call in flight
+            calls.add(new Call(operation, request));
             HttpResponse<byte[]> answer = forward(exchange, body);
             Duration delay = delays.get(operation);
             if (delay != null) {
                 Thread.sleep(delay);
             }
             byte[] out = answer.body();
-            if (target != null && target.startsWith("AmazonEC2ContainerService")) {
-                JsonNode request = JSON.readTree(body.length == 0 ? "{}".getBytes() : body);
-                calls.add(new Call(operation, request));
-                if (answer.statusCode() == 200) {
-                    out = switch (operation) {
-                        case "RunTask" -> started(request, exchange, out);
-                        case "DescribeTasks" -> described(out);
-                        case "StopTask" -> stopped(request, out);
-                        default -> out;
-                    };
-                }
+            if (ecs && answer.statusCode() == 200) {
+                out = switch (operation) {
+                    case "RunTask" -> started(request, exchange, out);
+                    case "DescribeTasks" -> described(out);
+                    case "StopTask" -> stopped(request, out);
+                    default -> out;
+                };
             }
             answer.headers().map().forEach((k, v) -> {
                 if (!HOP_HEADERS.contains(k.toLowerCase()) && !k.startsWith(":")) {
