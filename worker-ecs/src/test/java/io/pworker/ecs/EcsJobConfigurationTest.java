@@ -56,6 +56,8 @@ class EcsJobConfigurationTest {
         assertThat(ours.at("/variables/properties/cluster/description").asText())
                 .isNotEqualTo(PrefectTemplates.prefectDefault("ecs").at("/variables/properties/cluster/description").asText());
         assertThat(new EcsPlugin().type()).isEqualTo("ecs");
+        assertThat(java.util.ServiceLoader.load(io.pworker.spi.InfrastructurePlugin.class).stream()
+                .map(java.util.ServiceLoader.Provider::type)).contains(EcsPlugin.class);
         assertThat(new EcsPlugin().workerClassName()).isEqualTo("ECSWorker");
     }
 
