@@ -41,6 +41,11 @@ public final class LogSetup extends ContextAwareBase implements Configurator {
         for (String quiet : new String[] {"jdk.internal.httpclient", "org.apache.hc", "com.github.dockerjava"}) {
             context.getLogger(quiet).setLevel(Level.WARN);
         }
+        // SDKs that write credentials at DEBUG: the AWS SigV4 signer logs each canonical request with its
+        // x-amz-security-token. Capped here, so PREFECT_LOGGING_LEVEL=DEBUG never puts a secret in the log.
+        for (String secretive : SECRETIVE_LOGGERS) {
+            context.getLogger(secretive).setLevel(Level.INFO);
+        }
         return ExecutionStatus.DO_NOT_INVOKE_NEXT_IF_ANY;
     }
 
@@ -49,6 +54,9 @@ public final class LogSetup extends ContextAwareBase implements Configurator {
      * profile counts as much as the environment variable read at start-up. A Logback file of the user's own
      * ({@code -Dlogback.configurationFile}) keeps its levels.
      */
+    /** Libraries whose DEBUG output carries credentials; never below INFO. */
+    static final String[] SECRETIVE_LOGGERS = {"software.amazon.awssdk"};
+
     static void applyLevel(String prefectLevel) {
         if (System.getProperty("logback.configurationFile") != null
                 || !(org.slf4j.LoggerFactory.getILoggerFactory() instanceof LoggerContext context)) {

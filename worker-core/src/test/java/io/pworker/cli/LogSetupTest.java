@@ -38,6 +38,11 @@ class LogSetupTest {
             assertThat(root.getLevel()).isEqualTo(Level.ERROR);
             LogSetup.applyLevel("warning");
             assertThat(root.getLevel()).isEqualTo(Level.WARN);
+            // the AWS signer writes session tokens at DEBUG: it stays at INFO whatever the worker's level
+            LogSetup.applyLevel("DEBUG");
+            assertThat(((LoggerContext) LoggerFactory.getILoggerFactory())
+                    .getLogger("software.amazon.awssdk.http.auth.aws.internal.signer").getEffectiveLevel())
+                    .isEqualTo(Level.INFO);
         } finally {
             root.setLevel(before);
         }
