@@ -375,6 +375,16 @@ class DockerLauncherTest {
     }
 
     @Test
+    void aContainerKilledForMemorySaysToRaiseTheLimit() throws Exception {
+        // the shell keeps random bytes in a variable until the kernel kills it (NULs would be dropped)
+        RunHandle h = launch("{\"command\": [\"sh\", \"-c\", \"a=$(cat /dev/urandom)\"], \"mem_limit\": \"8m\","
+                + " \"memswap_limit\": \"8m\"}");
+        ExitStatus status = ((Phase.Exited) awaitEnd(watch(launcher, h), Duration.ofSeconds(30))).status();
+        assertThat(status.code()).isEqualTo(137);
+        assertThat(status.reason()).contains("killed by the kernel for running out of memory; consider raising mem_limit");
+    }
+
+    @Test
     void aContainerThatEndsAtOnceStillReportsItsCodeAndAllItsOutput() throws Exception {
         RunHandle h = launch("{\"command\": \"sh -c 'echo last words; exit 3'\", \"auto_remove\": true,"
                 + " \"stream_output\": true, \"name\": \"brief-" + runId.substring(0, 8) + "\"}");
