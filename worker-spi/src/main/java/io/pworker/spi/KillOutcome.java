@@ -4,7 +4,7 @@ package io.pworker.spi;
 public enum KillOutcome {
     /** The infrastructure was stopped. */
     KILLED,
-    /** Nothing with that identifier exists (any more); counts as stopped. */
+    /** Nothing is left running to stop: it never existed, was removed, or has already ended. Counts as stopped. */
     NOT_FOUND,
     /** It may exist but not where this worker can reach it (another host, engine or cluster). */
     NOT_AVAILABLE
