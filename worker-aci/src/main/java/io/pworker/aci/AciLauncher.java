@@ -117,16 +117,10 @@ final class AciLauncher implements InfrastructureLauncher {
             throw interruptedOr(e, failed(name, e), api, c, name);
         }
         if (last.getStatus() != LongRunningOperationStatus.SUCCESSFULLY_COMPLETED) {
-            LaunchException failure;
-            try {
-                poller.getFinalResult();
-                failure = new LaunchException("Container creation failed: deployment '" + deploymentName + "' ended "
-                        + last.getStatus());
-            } catch (RuntimeException e) {
-                failure = failed(name, e);
-            }
+            PollResult.Error error = last.getValue() == null ? null : last.getValue().getError();
             deleteQuietly(api, c.resourceGroup(), name);
-            throw failure;
+            throw new LaunchException("Container creation failed for group '" + name + "': "
+                    + (error != null ? AzureErrors.describe(error) : "deployment '" + deploymentName + "' ended " + last.getStatus()));
         }
     }
 
