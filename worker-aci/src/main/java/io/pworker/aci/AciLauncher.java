@@ -286,9 +286,13 @@ final class AciLauncher implements InfrastructureLauncher {
         }
     }
 
-    private AciClients clients(AciJobConfiguration c) {
-        return clients.computeIfAbsent(new AciClients.Key(c.subscriptionId(), c.credentials()),
-                key -> AciClients.connect(key, cloud, context.environment()));
+    private AciClients clients(AciJobConfiguration c) throws LaunchException {
+        AciClients.Key key = new AciClients.Key(c.subscriptionId(), c.credentials());
+        try {
+            return clients.computeIfAbsent(key, k -> AciClients.connect(k, cloud, context.environment()));
+        } catch (RuntimeException e) {
+            throw new LaunchException("cannot set up the Azure clients for " + key + ": " + AzureErrors.describe(e), e);
+        }
     }
 
     private static AciJobConfiguration configuration(ObjectNode configuration) throws InfrastructureException {
