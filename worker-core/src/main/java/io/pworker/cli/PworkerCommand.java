@@ -31,6 +31,7 @@ final class PworkerCommand implements Runnable {
             for (var plugin : registry.plugins()) {
                 System.out.printf("%-28s %s%n", plugin.type(), plugin.getClass().getName());
             }
+            registry.problems().forEach(problem -> System.err.println("Broken plugin: " + problem));
         }
     }
 }

@@ -95,8 +95,12 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
         }
     }
 
+    /** Where workers of {@link #workerSettings} keep their state, so tests never touch the user's ~/.prefect. */
+    private final java.nio.file.Path stateDirectory;
+
     private FakePrefectServer() throws IOException {
         this.transport = new HttpTransport(this);
+        this.stateDirectory = java.nio.file.Files.createTempDirectory("pworker-state-");
     }
 
     public static FakePrefectServer start() {
@@ -122,7 +126,8 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
                 "PREFECT_WORKER_QUERY_SECONDS", "0.2",
                 "PREFECT_WORKER_HEARTBEAT_SECONDS", "1",
                 "PREFECT_WORKER_PREFETCH_SECONDS", "0",
-                "PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.2"));
+                "PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.2",
+                "PWORKER_STATE_DIR", stateDirectory.toString()));
         for (int i = 0; i + 1 < keyValues.length; i += 2) {
             s.put(keyValues[i], keyValues[i + 1]);
         }
@@ -133,9 +138,19 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
         return "http://127.0.0.1:" + transport.port() + "/api";
     }
 
+    /** The state directory {@link #workerSettings} gives workers; deleted by {@link #close()}. */
+    public java.nio.file.Path stateDirectory() {
+        return stateDirectory;
+    }
+
     @Override
     public void close() {
         transport.close();
+        try (var paths = java.nio.file.Files.walk(stateDirectory)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            // a temporary directory left behind is harmless
+        }
     }
 
     // ---------------------------------------------------------------- seeding
