@@ -6,24 +6,18 @@ import io.pworker.api.Deployment;
 import io.pworker.api.FlowRun;
 import io.pworker.api.WorkPool;
 import io.pworker.spi.FlowRunInfo;
-import io.pworker.spi.InfrastructureException;
-import io.pworker.spi.KillOutcome;
 import io.pworker.spi.LaunchException;
 import io.pworker.spi.LaunchRequest;
 import io.pworker.spi.Phase;
 import io.pworker.spi.RunHandle;
-import io.pworker.spi.Watch;
 import io.pworker.state.Lease;
 import io.pworker.state.RunRecord;
+import io.pworker.worker.RunSignal.Control;
 import io.pworker.worker.Verdict.StoppedBy;
 import java.io.IOException;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,7 +27,7 @@ import org.slf4j.LoggerFactory;
  * means. Other threads only post signals: the plugin's phases, a CANCELLING notice, the worker stopping. The one
  * exception is a launch in progress, which those notices interrupt.
  *
- * <p>Stages: claiming → preparing → launching → running → reporting → done. A run left behind by an earlier
+ * <p>Stages: claiming → preparing → launching → running ({@link InfrastructureWatch}) → reporting → done. A run left behind by an earlier
  * worker process starts in recovering instead, and may join at preparing (claimed, never launched) or running.
  * A supervisor that stops without reporting (the worker stops and the infrastructure outlives it, or the API is
  * down) leaves the run's record in the state directory for the next worker.
@@ -41,27 +35,14 @@ import org.slf4j.LoggerFactory;
 final class RunSupervisor {
 
     private static final Logger log = LoggerFactory.getLogger(RunSupervisor.class);
-    /** After a kill, how long the watch has to report the end before the plugin is asked directly. */
-    private static final Duration AFTER_KILL = Duration.ofSeconds(30);
-
     enum Stage {
         WAITING, CLAIMING, PREPARING, LAUNCHING, RUNNING, RECOVERING, REPORTING, DONE, LEFT
-    }
-
-    private sealed interface Signal {
-    }
-
-    private record PhaseSeen(Phase phase) implements Signal {
-    }
-
-    private enum Control implements Signal {
-        CANCEL, STOP
     }
 
     private final String flowRunId;
     private final RunServices services;
     private final RunLogger rlog;
-    private final BlockingQueue<Signal> inbox = new LinkedBlockingQueue<>();
+    private final BlockingQueue<RunSignal> inbox = new LinkedBlockingQueue<>();
     private final Object stageLock = new Object();
     private volatile Stage stage = Stage.WAITING;
     private volatile Thread owner;
@@ -75,11 +56,6 @@ final class RunSupervisor {
     private ObjectNode configuration;
     private RunHandle handle;
     private String submittedEventId;
-    private StoppedBy stoppedBy = StoppedBy.NOBODY;
-    private Instant killDeadline;
-    private boolean pendingSeen;
-    private String pendingDetail;
-    private boolean warnedNotKillable;
 
     RunSupervisor(String flowRunId, RunServices services) {
         this.flowRunId = flowRunId;
@@ -291,132 +267,12 @@ final class RunSupervisor {
 
     private void supervise() throws InterruptedException {
         enter(Stage.RUNNING);
-        Watch watch;
-        try {
-            watch = services.launcher().watch(handle, configuration.deepCopy(), phase -> inbox.add(new PhaseSeen(phase)));
-        } catch (InfrastructureException e) {
-            Phase lost = new Phase.Gone("The worker lost track of the flow run's infrastructure: " + e.getMessage());
-            finish(Verdict.of(lost, stoppedBy, false, services.workerName()), lost);
-            return;
-        }
-        Phase end;
-        try {
-            end = awaitEnd();
-        } finally {
-            watch.close();
-        }
-        if (end == null) {
+        InfrastructureWatch.Ending ending = new InfrastructureWatch(flowRunId, services, rlog, handle, configuration, inbox).run();
+        if (ending.end() == null) {
             leave("the worker stops and the flow run's infrastructure keeps running; the next worker watches it");
             return;
         }
-        finish(Verdict.of(end, stoppedBy, false, services.workerName()), end);
-    }
-
-    /** Acts on signals until the infrastructure ends; null when the worker stops and leaves it running. */
-    private Phase awaitEnd() throws InterruptedException {
-        while (true) {
-            Signal signal;
-            if (killDeadline == null) {
-                signal = inbox.take();
-            } else {
-                long left = Duration.between(services.clock().instant(), killDeadline).toMillis();
-                signal = inbox.poll(Math.max(0, left), TimeUnit.MILLISECONDS);
-                if (signal == null) {
-                    return endAfterKill();
-                }
-            }
-            if (signal instanceof PhaseSeen seen) {
-                if (seen.phase().terminal()) {
-                    return seen.phase();
-                }
-                if (seen.phase() instanceof Phase.Pending pending) {
-                    pending(pending.detail());
-                }
-                // Running: nothing to write, the engine reports RUNNING itself
-                continue;
-            }
-            if (signal == Control.STOP && services.capabilities().outlivesWorker()) {
-                return null;
-            }
-            Phase end = signal == Control.CANCEL ? onCancel() : stopInfrastructure(StoppedBy.SHUTDOWN);
-            if (end != null) {
-                return end;
-            }
-        }
-    }
-
-    private Phase onCancel() throws InterruptedException {
-        if (!services.capabilities().killable()) {
-            if (!warnedNotKillable) {
-                rlog.warn("Worker type '" + services.type() + "' cannot stop infrastructure; the cancellation is left "
-                        + "to the flow run's engine");
-                warnedNotKillable = true;
-            }
-            return null;
-        }
-        if (stoppedBy == StoppedBy.NOBODY) {
-            log.info("Flow run {} is cancelling; stopping its infrastructure", flowRunId);
-        }
-        return stopInfrastructure(StoppedBy.CANCELLATION);
-    }
-
-    /** Kills the infrastructure once; returns the end when the kill shows it is already gone. */
-    private Phase stopInfrastructure(StoppedBy why) throws InterruptedException {
-        if (stoppedBy != StoppedBy.NOBODY) {
-            return null;
-        }
-        stoppedBy = why;
-        KillOutcome outcome;
-        try {
-            outcome = services.launcher().kill(handle, configuration.deepCopy(), services.killGrace());
-        } catch (InfrastructureException e) {
-            rlog.error("Failed to stop the flow run's infrastructure " + handle.infrastructurePid() + ": "
-                    + e.getMessage(), null);
-            stoppedBy = StoppedBy.NOBODY;
-            return null;
-        }
-        switch (outcome) {
-            case NOT_AVAILABLE -> {
-                rlog.warn("Cannot stop the flow run's infrastructure " + handle.infrastructurePid()
-                        + ": it is not reachable from this worker");
-                stoppedBy = StoppedBy.NOBODY;
-                return null;
-            }
-            case NOT_FOUND -> {
-                return new Phase.Gone("The flow run's infrastructure was not found when the worker went to stop it.");
-            }
-            default -> {
-                log.info("Stopped the infrastructure of flow run {} ({})", flowRunId, handle.infrastructurePid());
-                killDeadline = services.clock().instant().plus(AFTER_KILL);
-                return null;
-            }
-        }
-    }
-
-    /** The watch said nothing after a kill: ask the plugin once, then give up on it. */
-    private Phase endAfterKill() throws InterruptedException {
-        try {
-            Phase phase = services.launcher().recover(handle, configuration.deepCopy());
-            if (phase.terminal()) {
-                return phase;
-            }
-        } catch (InfrastructureException e) {
-            log.warn("Cannot look at the infrastructure of flow run {}: {}", flowRunId, e.getMessage());
-        }
-        return new Phase.Gone("The flow run's infrastructure did not report an end within " + AFTER_KILL.toSeconds()
-                + " s of being stopped by the worker.");
-    }
-
-    private void pending(String detail) throws InterruptedException {
-        if (pendingSeen && Objects.equals(detail, pendingDetail)) {
-            return;
-        }
-        pendingSeen = true;
-        pendingDetail = detail;
-        if (detail != null) {
-            rlog.info(detail);
-        }
-        services.reporter().infrastructurePending(flowRunId, detail, rlog);
+        finish(Verdict.of(ending.end(), ending.stoppedBy(), false, services.workerName()), ending.end());
     }
 
     // ------------------------------------------------------------------ the end
@@ -498,7 +354,7 @@ final class RunSupervisor {
 
     /** Takes the notices that arrived so far; only CANCEL and STOP can be waiting before the watch starts. */
     private void drainControl() {
-        Signal s;
+        RunSignal s;
         while ((s = inbox.poll()) != null) {
             if (s == Control.CANCEL) {
                 cancelRequested = true;

@@ -372,6 +372,11 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
         return flowRun(runId).path("state_type").asText();
     }
 
+    /** The run's state name, e.g. {@code "InfrastructurePending"}. */
+    public String stateName(String runId) {
+        return flowRun(runId).path("state_name").asText();
+    }
+
     /** The message of the run's current state, empty when it has none. */
     public String stateMessage(String runId) {
         return flowRun(runId).path("state").path("message").asText();
@@ -455,6 +460,11 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
         if (event != null) {
             publish(event);
         }
+    }
+
+    /** Sets the run's {@code infrastructure_pid} as a worker's PATCH would (for runs a test says were launched). */
+    public synchronized void setInfrastructurePid(String runId, String pid) {
+        runs.get(runId).put("infrastructure_pid", pid);
     }
 
     public void setAvailable(boolean value) {
