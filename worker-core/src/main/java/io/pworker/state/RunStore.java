@@ -142,7 +142,8 @@ public final class RunStore {
                     // reported and deleted by its supervisor meanwhile
                 } catch (IOException | IllegalArgumentException e) {
                     warnOnce(name, e instanceof com.fasterxml.jackson.core.JsonProcessingException j
-                            ? "it is not valid JSON (" + j.getOriginalMessage() + ")" : e.getMessage());
+                            ? "it is not valid JSON (" + j.getOriginalMessage().replaceAll("(?s)\\s*\\(start marker.*|\\n.*", "")
+                            + ")" : e.getMessage());
                 }
             }
         } catch (IOException e) {

@@ -61,8 +61,7 @@ sealed interface Verdict {
             return new Crash("Worker '" + workerName + "' was stopped while this flow run was running, and stopped "
                     + "its infrastructure (" + reason + ").");
         }
-        return new Crash(sentence(reason) + (endedWhileDown
-                ? " It ended while the worker was down, so how it ended is unknown." : ""));
+        return new Crash(sentence(reason) + (endedWhileDown ? " It ended while the worker was down." : ""));
     }
 
     /** Nothing was started: rendering, validation, the plugin or the API refused the run. */
