@@ -94,7 +94,8 @@ final class InfrastructureWatch {
                 // Running: nothing to write, the engine reports RUNNING itself
                 continue;
             }
-            if (signal == Control.STOP && services.capabilities().outlivesWorker()) {
+            if (signal == Control.STOP
+                    && (services.capabilities().outlivesWorker() || !services.capabilities().killable())) {
                 return null;
             }
             Phase end = signal == Control.CANCEL ? onCancel() : stop(StoppedBy.SHUTDOWN);

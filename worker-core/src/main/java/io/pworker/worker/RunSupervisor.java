@@ -67,10 +67,6 @@ final class RunSupervisor {
         return flowRunId;
     }
 
-    Stage stage() {
-        return stage;
-    }
-
     /** The run entered CANCELLING. */
     void requestCancel() {
         inbox.add(Control.CANCEL);

@@ -104,7 +104,7 @@ class ReconcileTest {
         assertThat(h.proposedTypes(exited)).filteredOn("CRASHED:Crashed"::equals).hasSize(1);
         assertThat(h.stub.launched).isEmpty();
         // the finished run needs no report, so no executed event either
-        assertThat(h.prefect.eventCount("prefect.worker.executed-flow-run")).isEqualTo(3);
+        await(WAIT, () -> h.prefect.eventCount("prefect.worker.executed-flow-run") == 3, "three executed events");
         h.prefect.assertNoContractViolations();
     }
 
@@ -200,5 +200,26 @@ class ReconcileTest {
         assertThat(h.stub.released).containsOnlyOnce(donePid).doesNotContain(runningPid);
         assertThat(h.stub.kills.get()).isZero();
         assertThat(h.proposedTypes(running)).doesNotContain("CRASHED:Crashed");
+    }
+
+    @Test
+    void workersSharingAStateDirectorySuperviseEachRunOnceAndTakeOverFromOneAnother() throws Exception {
+        var takeovers = h.capture("io.pworker.worker.Reconciler");
+        Worker first = h.start("w1");
+        String id = h.prefect.createFlowRun(h.deployment("{\"hold\": true}"), "{}");
+        await(WAIT, () -> !h.pid(id).isEmpty(), "launched by w1");
+        h.start("w2");
+        Thread.sleep(2000); // w2 reconciles every second
+        assertThat(CoreHarness.messages(takeovers)).as("w1 holds the record").isEmpty();
+        assertThat(h.stub.infra.get(h.pid(id)).sinks).hasSize(1);
+
+        first.stop(); // the infrastructure outlives w1; its record stays
+        await(WAIT, () -> CoreHarness.messages(takeovers).stream().anyMatch(m -> m.contains(id) && m.contains("'w1'")),
+                "w2 takes the run over");
+        await(WAIT, () -> h.stub.infra.get(h.pid(id)).sinks.size() == 1, "w2 watches it");
+        h.stub.set(h.pid(id), Phase.Exited.of(6));
+        await(WAIT, () -> h.prefect.stateType(id).equals("CRASHED"), "crashed");
+        assertThat(h.proposedTypes(id)).filteredOn("CRASHED:Crashed"::equals).hasSize(1);
+        assertThat(h.stub.launchesOf(id)).isEqualTo(1);
     }
 }
