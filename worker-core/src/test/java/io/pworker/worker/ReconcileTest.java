@@ -200,6 +200,7 @@ class ReconcileTest {
         assertThat(h.stub.released).containsOnlyOnce(donePid).doesNotContain(runningPid);
         assertThat(h.stub.kills.get()).isZero();
         assertThat(h.proposedTypes(running)).doesNotContain("CRASHED:Crashed");
+        h.prefect.assertNoContractViolations();
     }
 
     @Test
