@@ -64,13 +64,14 @@ final class Reconciler {
     }
 
     void reconcile(WorkPool pool) throws InterruptedException {
-        takeOverRecords(pool);
+        List<RunRecord> records = store.scan();
+        takeOverRecords(records, pool);
         ranOnce = true;
-        releaseOrphans(pool);
+        releaseOrphans(records, pool);
     }
 
-    private void takeOverRecords(WorkPool pool) {
-        for (RunRecord found : store.scan()) {
+    private void takeOverRecords(List<RunRecord> records, WorkPool pool) {
+        for (RunRecord found : records) {
             if (!found.type().equals(type) || !found.workPoolName().equals(pool.name())
                     || !found.workPoolId().equals(pool.id()) || runs.isActive(found.flowRunId())) {
                 continue;
@@ -104,7 +105,7 @@ final class Reconciler {
         }
     }
 
-    private void releaseOrphans(WorkPool pool) throws InterruptedException {
+    private void releaseOrphans(List<RunRecord> records, WorkPool pool) throws InterruptedException {
         List<Discovered> found;
         try {
             found = launcher.discover(new InfrastructureScope(pool.id(), pool.name(), null));
@@ -113,7 +114,7 @@ final class Reconciler {
             return;
         }
         Set<String> known = new HashSet<>(runs.ids());
-        store.scan().forEach(r -> known.add(r.flowRunId()));
+        records.forEach(r -> known.add(r.flowRunId()));
         known.addAll(released);
         List<Discovered> orphans = found.stream().filter(d -> !known.contains(d.flowRunId())).toList();
         if (orphans.isEmpty()) {

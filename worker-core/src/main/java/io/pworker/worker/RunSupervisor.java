@@ -27,14 +27,17 @@ import org.slf4j.LoggerFactory;
  * means. Other threads only post signals: the plugin's phases, a CANCELLING notice, the worker stopping. The one
  * exception is a launch in progress, which those notices interrupt.
  *
- * <p>Stages: claiming → preparing → launching → running ({@link InfrastructureWatch}) → reporting → done. A run left behind by an earlier
- * worker process starts in recovering instead, and may join at preparing (claimed, never launched) or running.
+ * <p>Stages: claiming → preparing → launching → running ({@link InfrastructureWatch}) → reporting → done. A run
+ * left behind by an earlier worker process starts in recovering instead ({@link Recovery}), and may join at
+ * preparing (claimed, never launched) or running.
  * A supervisor that stops without reporting (the worker stops and the infrastructure outlives it, or the API is
  * down) leaves the run's record in the state directory for the next worker.
  */
 final class RunSupervisor {
 
     private static final Logger log = LoggerFactory.getLogger(RunSupervisor.class);
+
+    /** Where the run is; read by other threads only to know whether a notice must interrupt a launch. */
     enum Stage {
         WAITING, CLAIMING, PREPARING, LAUNCHING, RUNNING, RECOVERING, REPORTING, DONE, LEFT
     }

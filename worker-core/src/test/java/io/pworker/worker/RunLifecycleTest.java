@@ -142,13 +142,13 @@ class RunLifecycleTest {
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             port = s.getLocalPort();
         }
-        // 30 × 0.1 s: unhealthy 3 s after start when no poll got an answer
+        // 30 × 0.2 s: unhealthy 6 s after start when no poll got an answer
         Worker down = h.create(WorkerOptions.of("pool", "stub").withName("down").withHealthcheck(true),
-                h.settings("PREFECT_API_URL", "http://127.0.0.1:" + port + "/api", "PREFECT_WORKER_QUERY_SECONDS", "0.1",
+                h.settings("PREFECT_API_URL", "http://127.0.0.1:" + port + "/api",
                         "PREFECT_WORKER_WEBSERVER_HOST", "127.0.0.1", "PREFECT_WORKER_WEBSERVER_PORT", "0"));
         down.start();
         Worker up = h.create(WorkerOptions.of("pool", "stub").withName("up").withHealthcheck(true),
-                h.settings("PREFECT_WORKER_QUERY_SECONDS", "0.1", "PREFECT_WORKER_WEBSERVER_HOST", "127.0.0.1",
+                h.settings("PREFECT_WORKER_WEBSERVER_HOST", "127.0.0.1",
                         "PREFECT_WORKER_WEBSERVER_PORT", "0"));
         up.start();
         await(WAIT, () -> health(down) == 503, "503 without an answered poll");
