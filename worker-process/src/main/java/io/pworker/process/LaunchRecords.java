@@ -116,10 +116,19 @@ final class LaunchRecords {
 
     /** Every record of a started process (in no order); unreadable ones are skipped. */
     List<LaunchRecord> all() {
+        return list(false);
+    }
+
+    /** Every record of a launch whose process was not noted, as it is left by a worker that crashed meanwhile. */
+    List<LaunchRecord> allStarting() {
+        return list(true);
+    }
+
+    private List<LaunchRecord> list(boolean starting) {
         List<LaunchRecord> out = new ArrayList<>();
         try (Stream<Path> files = Files.list(runs)) {
             files.filter(p -> p.getFileName().toString().endsWith(".json"))
-                    .forEach(p -> read(p).filter(r -> !r.starting()).ifPresent(out::add));
+                    .forEach(p -> read(p).filter(r -> r.starting() == starting).ifPresent(out::add));
         } catch (IOException e) {
             // no directory, no records
         }

@@ -118,9 +118,7 @@ final class ProcessLauncher implements InfrastructureLauncher {
         LaunchRecord r = earlier.get();
         Optional<ProcessIdentity> running;
         if (r.starting()) {
-            // a worker crashed between writing the record and noting the pid: the process may run all the same
-            running = (r.recordsExitCode() ? ExitWrapper.findRunning(records.exitFile(runId)) : Optional.<Long>empty())
-                    .map(pid -> ProcessIdentity.observe(pid, targets.bootId())).filter(ProcessIdentity::exact);
+            running = findStarted(r);
             running.ifPresent(identity -> {
                 try {
                     records.write(r.started(identity));
@@ -145,6 +143,18 @@ final class ProcessLauncher implements InfrastructureLauncher {
                 + "earlier launch; the worker watches that one instead of starting another");
         followOutput(r);
         return Optional.of(RunTargets.handle(runId, running.get()));
+    }
+
+    /**
+     * The process of a launch cut short: a worker crashed between writing the record and noting the pid, and the
+     * process may run all the same. Only a wrapped command can be recognised, by its exit file.
+     */
+    private Optional<ProcessIdentity> findStarted(LaunchRecord r) {
+        if (!r.recordsExitCode()) {
+            return Optional.empty();
+        }
+        return ExitWrapper.findRunning(records.exitFile(r.flowRunId()))
+                .map(pid -> ProcessIdentity.observe(pid, targets.bootId())).filter(ProcessIdentity::exact);
     }
 
     /**
@@ -309,11 +319,35 @@ final class ProcessLauncher implements InfrastructureLauncher {
     }
 
     @Override
-    public List<Discovered> discover(InfrastructureScope scope) {
+    public List<Discovered> discover(InfrastructureScope scope) throws InterruptedException {
+        noteLaunchesCutShort(scope);
         return records.all().stream().filter(r -> inScope(r, scope)).map(r -> {
             RunTarget t = targets.resolve(r);
             return new Discovered(r.flowRunId(), RunTargets.handle(r.flowRunId(), r.identity()), targets.phase(t));
         }).toList();
+    }
+
+    /**
+     * Completes the records of launches cut short whose process runs, so that the core finds those runs as
+     * orphans. Under the launch lock, so that a launch in progress is not taken for one cut short. A record whose
+     * process is not found stays for the next launch of the run to clear.
+     */
+    private void noteLaunchesCutShort(InfrastructureScope scope) throws InterruptedException {
+        launching.lockInterruptibly();
+        try {
+            for (LaunchRecord r : records.allStarting()) {
+                if (inScope(r, scope)) {
+                    Optional<ProcessIdentity> running = findStarted(r);
+                    if (running.isPresent()) {
+                        records.write(r.started(running.get()));
+                    }
+                }
+            }
+        } catch (IOException e) {
+            // listed at the next discover
+        } finally {
+            launching.unlock();
+        }
     }
 
     private static boolean inScope(LaunchRecord r, InfrastructureScope scope) {

@@ -282,18 +282,37 @@ class ProcessLauncherTest {
     void aLaunchCutShortBeforeThePidWasNotedIsAdoptedByTheNextLaunchOfTheRun() throws Exception {
         FlowRunInfo run = newRun();
         RunHandle h = launch(first(), run, config("sleep 300", ""));
-        awaitCommand(h);
         LaunchRecords records = new LaunchRecords(state);
-        LaunchRecord started = records.read(run.id()).orElseThrow();
-        // as the record is when a worker dies between starting the process and noting its pid
-        records.write(new LaunchRecord(run.id(), null, started.recordsExitCode(), started.tempDir(),
-                started.workerName(), started.workPoolId(), started.workPoolName(), false, started.outputName(), 0));
-        assertThat(records.read(run.id())).isEmpty();
+        LaunchRecord started = cutShort(h);
 
         RunHandle again = launch(launcher(), run, config("sleep 300", ""));
         assertThat(again).isEqualTo(h);
         assertThat(records.read(run.id())).hasValueSatisfying(r -> assertThat(r.identity()).isEqualTo(started.identity()));
         assertThat(launchers.getLast().recover(again, null)).isInstanceOf(Phase.Running.class);
+    }
+
+    @Test
+    void aLaunchCutShortBeforeThePidWasNotedIsDiscovered() throws Exception {
+        RunHandle h = launch(config("sleep 300", ""));
+        cutShort(h);
+        assertThat(launcher().discover(new InfrastructureScope(POOL_ID, "p", null))).singleElement().satisfies(d -> {
+            assertThat(d.handle()).isEqualTo(h);
+            assertThat(d.phase()).isInstanceOf(Phase.Running.class);
+        });
+    }
+
+    /**
+     * Turns the run's launch record back into what a worker leaves when it dies between starting the process and
+     * noting its pid; returns the record as it was.
+     */
+    private LaunchRecord cutShort(RunHandle h) throws Exception {
+        awaitCommand(h);
+        LaunchRecords records = new LaunchRecords(state);
+        LaunchRecord started = records.read(flowRunId(h)).orElseThrow();
+        records.write(new LaunchRecord(started.flowRunId(), null, started.recordsExitCode(), started.tempDir(),
+                started.workerName(), started.workPoolId(), started.workPoolName(), false, started.outputName(), 0));
+        assertThat(records.read(flowRunId(h))).isEmpty();
+        return started;
     }
 
     @Test
