@@ -34,7 +34,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Two kinds of process come through here: children, which this launcher started and whose exit code the JDK
  * collects, and the others (started by an earlier worker process, or named by a handle alone), whose end the
- * {@link ExitPoller} notices and whose exit code only the wrapper's file can tell.
+ * {@link ExitPoller} notices and whose exit code only the wrapper's file can tell. The output of both kinds goes
+ * to a file that the {@link OutputFollower} copies to the console, so that no run depends on this worker process
+ * staying alive.
  */
 final class ProcessLauncher implements InfrastructureLauncher {
 
