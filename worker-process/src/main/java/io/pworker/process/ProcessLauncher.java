@@ -234,7 +234,8 @@ final class ProcessLauncher implements InfrastructureLauncher {
             }
         };
         openWatches.add(open);
-        // a run found again after a restart: its output is copied on from where the earlier worker stopped
+        // a run found again after a restart is copied on from where the earlier worker stopped (a child of this
+        // launcher has been followed since its launch)
         boolean output = t.record() != null && followOutput(t.record());
         Runnable forget = () -> {
         };
