@@ -45,6 +45,7 @@ public record Settings(
         boolean serverVersionCheckEnabled,
         Duration cancellationPollSeconds,
         Duration killGracePeriod,
+        Path stateDirectory,
         String loggingLevel,
         Map<String, String> explicit,
         List<String> warnings) {
@@ -85,7 +86,7 @@ public record Settings(
         return new Settings(apiUrl, apiKey, apiAuthString, querySeconds, seconds, heartbeatSeconds, webserverHost,
                 webserverPort, tlsInsecureSkipVerify, sslCertFile, customHeaders, maxRetries, requestTimeout,
                 cloudApiUrl, loggingToApiEnabled, logBatchInterval, csrfSupportEnabled, serverVersionCheckEnabled,
-                cancellationPollSeconds, killGracePeriod, loggingLevel, explicit, warnings);
+                cancellationPollSeconds, killGracePeriod, stateDirectory, loggingLevel, explicit, warnings);
     }
 
     /** Loads settings from an environment map (normally {@link System#getenv()}) and the active profile. */
@@ -163,6 +164,7 @@ public record Settings(
                 r.bool("PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED", true),
                 r.interval("PREFECT_WORKER_CANCELLATION_POLL_SECONDS", 120),
                 r.seconds("PWORKER_KILL_GRACE_SECONDS", 30),
+                r.path("PWORKER_STATE_DIR"),
                 r.loggingLevel("PREFECT_LOGGING_LEVEL"),
                 explicit,
                 warnings);

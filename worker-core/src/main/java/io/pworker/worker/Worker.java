@@ -293,6 +293,9 @@ public final class Worker implements AutoCloseable {
     /** A worker setting from its environment, else from its settings (where tests and embedders put them). */
     private String setting(String key) {
         String value = environment.get(key);
+        if (value == null && "PWORKER_STATE_DIR".equals(key) && settings.stateDirectory() != null) {
+            return settings.stateDirectory().toString();
+        }
         return value != null ? value : settings.explicit().get(key);
     }
 

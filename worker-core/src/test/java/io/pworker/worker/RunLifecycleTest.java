@@ -142,7 +142,7 @@ class RunLifecycleTest {
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             port = s.getLocalPort();
         }
-        // 30 × 0.2 s: unhealthy 6 s after start when no poll got an answer
+        // 30 × the 1 s poll floor: unhealthy 30 s after start when no poll got an answer
         Worker down = h.create(WorkerOptions.of("pool", "stub").withName("down").withHealthcheck(true),
                 h.settings("PREFECT_API_URL", "http://127.0.0.1:" + port + "/api",
                         "PREFECT_WORKER_WEBSERVER_HOST", "127.0.0.1", "PREFECT_WORKER_WEBSERVER_PORT", "0"));
@@ -151,7 +151,8 @@ class RunLifecycleTest {
                 h.settings("PREFECT_WORKER_WEBSERVER_HOST", "127.0.0.1",
                         "PREFECT_WORKER_WEBSERVER_PORT", "0"));
         up.start();
-        await(WAIT, () -> health(down) == 503, "503 without an answered poll");
+        assertThat(health(down)).isEqualTo(200); // not yet: the threshold has not passed
+        await(Duration.ofSeconds(45), () -> health(down) == 503, "503 without an answered poll");
         assertThat(health(up)).isEqualTo(200);
         assertThat(down.lastPolled()).isBefore(up.lastPolled());
     }

@@ -267,7 +267,7 @@ class WorkerTest {
     @Test
     void anUnknownQueueIsWarnedAboutAndTheWorkerStillServesTheOthers() throws Exception {
         prefect.createWorkPool("pool", "stub", JSON.readTree("{}"));
-        try (LogCapture log = LogCapture.of(Worker.class)) {
+        try (LogCapture log = LogCapture.of(PoolSync.class)) {
             Worker w = create(WorkerOptions.of("pool", "stub").withName("q").withWorkQueues(List.of("default", "typo")),
                     settings(), stub);
             w.start();
