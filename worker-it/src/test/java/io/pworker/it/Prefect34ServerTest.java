@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Timeout;
  */
 class Prefect34ServerTest extends RealPrefectServerContract {
 
-    static final int BURST = 300;
+    /** Runs in the burst; {@code -Dpworker.it.burst=N} for a quicker local run (CI uses the default). */
+    static final int BURST = Integer.getInteger("pworker.it.burst", 300);
 
     @Override
     String version() {
