@@ -172,7 +172,14 @@ abstract class RealPrefectServerContract {
         vars.putObject("env").put("PWORKER_IT_CHILD_PID", childPid.toString());
         String dep = api.createDeployment(flowId, "sleeper-" + suffix, processPool, flowDir.toString(), "flows.py:sleeper", vars);
         String run = api.createFlowRun(dep);
-        Await.until(RUN_WAIT, () -> "RUNNING".equals(stateType(run)) && Files.size(childPid) > 0,
+        Await.until(RUN_WAIT, () -> {
+            String type = stateType(run);
+            if (FINAL.contains(type)) {
+                throw new AssertionError("flow run " + run + " ended " + type + " before it could be cancelled: "
+                        + api.flowRun(run).path("state").path("message").asText() + diagnostics(worker));
+            }
+            return type.equals("RUNNING") && Files.exists(childPid) && Files.size(childPid) > 0;
+        },
                 () -> "flow run " + run + " RUNNING with its child started (state " + stateTypeOrError(run) + ")" + diagnostics(worker));
         long leader = Long.parseLong(api.flowRun(run).path("infrastructure_pid").asText());
         long child = Long.parseLong(Files.readString(childPid).strip());
