@@ -60,7 +60,9 @@ final class PrefectApi {
         HttpRequest request = b.build();
         IOException lastError = null;
         HttpResponse<String> last = null;
-        for (int attempt = 0; attempt < 8; attempt++) {
+        // patient: under a burst the database can stay locked for many seconds, and a test's own call failing
+        // would say nothing about the worker
+        for (int attempt = 0; attempt < 20; attempt++) {
             if (attempt > 0) {
                 Thread.sleep(Math.min(3000, 200L << attempt));
             }
