@@ -23,12 +23,20 @@ final class PrefectRef {
 
     /**
      * The script: {@code PREFECT_REF} from the environment (for checkouts without {@code ../shared}, such as git
-     * worktrees), else the path Maven passes, which is relative to the multi-module root.
+     * worktrees), else the path Maven passes, beside the multi-module root (with a second form of it for a build
+     * started inside this module, where Maven's idea of that root is the module).
      */
     static Path script() {
         String env = System.getenv("PREFECT_REF");
-        String path = env != null && !env.isBlank() ? env : System.getProperty("pworker.prefectRef", "../shared/prefect-server/prefect-ref");
-        return Path.of(path).toAbsolutePath().normalize();
+        if (env != null && !env.isBlank()) {
+            return Path.of(env).toAbsolutePath().normalize();
+        }
+        Path fromRoot = Path.of(System.getProperty("pworker.prefectRef", "../shared/prefect-server/prefect-ref")).toAbsolutePath().normalize();
+        String fromModule = System.getProperty("pworker.prefectRefFromModule");
+        if (!Files.exists(fromRoot) && fromModule != null && Files.exists(Path.of(fromModule))) {
+            return Path.of(fromModule).toAbsolutePath().normalize();
+        }
+        return fromRoot;
     }
 
     /** Null when servers can be started here, else why not. */

@@ -1,7 +1,6 @@
 package io.pworker.it;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -69,18 +68,6 @@ final class Pworker implements AutoCloseable {
 
     long pid() {
         return process.pid();
-    }
-
-    boolean alive() {
-        return process.isAlive();
-    }
-
-    String output() {
-        try {
-            return Files.readString(log, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            return "(cannot read " + log + ": " + e + ")";
-        }
     }
 
     Path log() {
