@@ -353,12 +353,18 @@ abstract class RealPrefectServerContract {
         return copy;
     }
 
-    /** A plugin's default template as the distribution ships it, read from the plugin's jar. */
+    /**
+     * A plugin's default template as the distribution ships it, read from the plugin's jar wherever the layout
+     * puts it ({@code lib/}, or a plugin directory of its own).
+     */
     static JsonNode bundledTemplate(String artifact, String entry) throws IOException {
-        Path lib = Pworker.distribution().resolve("lib");
-        try (Stream<Path> jars = Files.list(lib)) {
-            Path jar = jars.filter(p -> p.getFileName().toString().startsWith(artifact + "-")).findFirst()
-                    .orElseThrow(() -> new AssertionError("no " + artifact + " jar in " + lib));
+        Path dist = Pworker.distribution();
+        try (Stream<Path> files = Files.walk(dist)) {
+            // "<artifact>-<version>.jar", not "<artifact>-something-else-….jar"
+            Path jar = files.filter(p -> {
+                String name = p.getFileName().toString();
+                return name.startsWith(artifact + "-") && name.endsWith(".jar") && Character.isDigit(name.charAt(artifact.length() + 1));
+            }).findFirst().orElseThrow(() -> new AssertionError("no " + artifact + " jar under " + dist));
             try (ZipFile zip = new ZipFile(jar.toFile()); InputStream in = zip.getInputStream(zip.getEntry(entry))) {
                 return PrefectApi.JSON.readTree(in);
             }
