@@ -19,7 +19,9 @@ import org.slf4j.LoggerFactory;
  * Tells the worker which of its flow runs entered CANCELLING. It subscribes to
  * {@code prefect.flow-run.Cancelling} events of the pool on {@code /events/out}; when the socket is refused or
  * drops (including a clean close, which Prefect's observer silently accepts) it says so in the log and polls
- * {@code /flow_runs/filter} for the runs the worker watches until the socket can be opened again.
+ * {@code /flow_runs/filter} for the runs the worker watches until the socket can be opened again. Attempts to
+ * reopen it follow {@link ReconnectBackoff} (1 s doubling to 30 s), whatever the poll interval. A server of
+ * another major Prefect version is not subscribed to at all: polling only, said once as an error.
  *
  * <p>One virtual thread owns the subscription and the polling. A run id may be reported more than once; the
  * consumer must be idempotent.
@@ -28,6 +30,7 @@ public final class CancellationFeed implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(CancellationFeed.class);
     private static final String EVENT = "prefect.flow-run.Cancelling";
+    private static final Duration MIN_POLL = Duration.ofSeconds(1);
 
     private final PrefectClient client;
     private final String workPoolId;
@@ -51,7 +54,8 @@ public final class CancellationFeed implements AutoCloseable {
         this.workPoolId = workPoolId;
         this.watchedRuns = watchedRuns;
         this.onCancelling = onCancelling;
-        this.pollInterval = pollInterval;
+        // a zero interval would poll the API in a loop; the settings already keep it at 1 s or more
+        this.pollInterval = pollInterval.compareTo(MIN_POLL) < 0 ? MIN_POLL : pollInterval;
         this.clock = clock;
         this.thread = Thread.ofVirtual().name("pworker-cancellations").start(this::run);
     }
@@ -63,51 +67,101 @@ public final class CancellationFeed implements AutoCloseable {
 
     private void run() {
         Instant lastSeen = clock.instant();
+        ReconnectBackoff backoff = new ReconnectBackoff();
+        boolean socketUnusable = false;
+        // at most one warning and one "restored" line per outage, however often a flaky socket opens and drops
+        boolean announcedDown = false;
+        boolean announcedUp = false;
         try {
             while (!closed) {
-                try {
-                    connection = WebSockets.open(client.http(), "/events/out");
-                    connection.send(filter(lastSeen.minusSeconds(60)));
-                    if (polling) {
-                        log.info("Cancellation events: subscription to /events/out restored; polling stopped");
-                    }
-                    polling = false;
-                    // a socket that just opened may have missed events: one poll closes that gap
-                    pollOnce();
-                    while (!closed) {
-                        JsonNode frame = connection.next(Duration.ofSeconds(30));
-                        if (frame == null) {
-                            continue;
+                if (!socketUnusable) {
+                    try {
+                        connection = WebSockets.open(client.http(), "/events/out");
+                        backoff.opened();
+                        connection.send(filter(lastSeen.minusSeconds(60)));
+                        if (announcedDown && !announcedUp) {
+                            log.info("Cancellation events: subscription to /events/out restored; polling stopped");
+                            announcedUp = true;
                         }
-                        if (frame == WebSockets.CLOSED) {
-                            throw new IllegalStateException("the server closed the event subscription");
-                        }
-                        JsonNode event = frame.path("event");
-                        if ("event".equals(frame.path("type").asText()) && EVENT.equals(event.path("event").asText())) {
-                            lastSeen = clock.instant();
-                            String resource = event.path("resource").path("prefect.resource.id").asText("");
-                            if (resource.startsWith("prefect.flow-run.")) {
-                                onCancelling.accept(resource.substring("prefect.flow-run.".length()));
+                        polling = false;
+                        // a socket that just opened may have missed events: one poll closes that gap
+                        pollOnce();
+                        while (!closed) {
+                            JsonNode frame = connection.next(Duration.ofSeconds(30));
+                            if (backoff.stable()) {
+                                announcedDown = false;
+                                announcedUp = false;
+                            }
+                            if (frame == null) {
+                                continue;
+                            }
+                            if (frame == WebSockets.CLOSED) {
+                                throw new IllegalStateException("the server closed the event subscription");
+                            }
+                            JsonNode event = frame.path("event");
+                            if ("event".equals(frame.path("type").asText()) && EVENT.equals(event.path("event").asText())) {
+                                lastSeen = clock.instant();
+                                String resource = event.path("resource").path("prefect.resource.id").asText("");
+                                if (resource.startsWith("prefect.flow-run.")) {
+                                    onCancelling.accept(resource.substring("prefect.flow-run.".length()));
+                                }
                             }
                         }
+                    } catch (InterruptedException e) {
+                        throw e;
+                    } catch (IncompatibleServerException e) {
+                        log.error("Cancellation events: {}; finding cancelled runs by polling /flow_runs/filter every {} s "
+                                + "instead", e.getMessage(), pollInterval.toSeconds());
+                        socketUnusable = true;
+                        announcedDown = true;
+                    } catch (Exception e) {
+                        if (closed) {
+                            break;
+                        }
+                        if (backoff.stable()) {
+                            announcedDown = false;
+                            announcedUp = false;
+                        }
+                        if (!announcedDown) {
+                            log.warn("Cancellation events: /events/out unavailable ({}); falling back to polling "
+                                    + "/flow_runs/filter every {} s", e.getMessage(), pollInterval.toSeconds());
+                            announcedDown = true;
+                            announcedUp = false;
+                        }
+                    } finally {
+                        WebSockets.Connection c = connection;
+                        if (c != null) {
+                            c.socket().abort();
+                            connection = null;
+                        }
                     }
-                } catch (InterruptedException e) {
-                    throw e;
-                } catch (Exception e) {
-                    if (closed) {
-                        break;
-                    }
-                    if (!polling) {
-                        log.warn("Cancellation events: /events/out unavailable ({}); falling back to polling "
-                                + "/flow_runs/filter every {} s", e.getMessage(), pollInterval.toSeconds());
-                        polling = true;
-                    }
-                    pollOnce();
-                    Thread.sleep(pollInterval);
                 }
+                polling = true;
+                pollUntilNextAttempt(socketUnusable ? null : backoff.next());
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Polls every poll interval until it is time to try the socket again ({@code wait} from now; null: never).
+     * The socket's back-off and the poll interval are independent: a short poll interval must not mean a
+     * reconnect storm, and a long back-off must not delay finding cancelled runs.
+     */
+    private void pollUntilNextAttempt(Duration wait) throws InterruptedException {
+        long deadline = wait == null ? 0 : System.nanoTime() + wait.toNanos();
+        log.debug("Cancellation events: next attempt to subscribe in {}", wait == null ? "never" : wait.toMillis() + " ms");
+        while (!closed) {
+            pollOnce();
+            long left = wait == null ? Long.MAX_VALUE : deadline - System.nanoTime();
+            if (left <= 0) {
+                return;
+            }
+            Thread.sleep(Duration.ofNanos(Math.min(left, pollInterval.toNanos())));
+            if (wait != null && deadline - System.nanoTime() <= 0) {
+                return;
+            }
         }
     }
 

@@ -15,9 +15,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Sends worker events to {@code /events/in}. One virtual thread owns the socket: it connects on the first
- * event, keeps the connection, and reconnects with a pause when it drops. Emission never blocks the caller
- * and never fails the worker: when the server cannot take events they wait in a bounded queue, and the oldest
- * are dropped (with a warning) if it fills.
+ * event, keeps the connection, and reconnects after a {@link ReconnectBackoff} pause when it drops or cannot be
+ * opened. Emission never blocks the caller and never fails the worker: when the server cannot take events they
+ * wait in a bounded queue, and the oldest are dropped (with a warning) if it fills. A server of another major
+ * Prefect version gets no events at all, which is said once as an error.
  */
 public final class EventEmitter implements AutoCloseable {
 
@@ -76,7 +77,9 @@ public final class EventEmitter implements AutoCloseable {
     private void run() {
         WebSockets.Connection connection = null;
         ObjectNode pending = null;
-        int failures = 0;
+        ReconnectBackoff backoff = new ReconnectBackoff();
+        boolean incompatible = false;
+        long reconnectAt = 0;
         try {
             while (true) {
                 if (pending == null) {
@@ -85,9 +88,21 @@ public final class EventEmitter implements AutoCloseable {
                 if (pending == STOP) {
                     break;
                 }
+                if (incompatible) {
+                    // the server cannot take our events; keep the queue empty rather than fill it for nothing
+                    pending = null;
+                    continue;
+                }
                 try {
                     if (connection == null) {
+                        // a socket that closed on its own still waits its turn: a server that accepts and
+                        // closes at once would otherwise be reconnected to for every event
+                        long wait = reconnectAt - System.nanoTime();
+                        if (wait > 0) {
+                            Thread.sleep(Duration.ofNanos(wait));
+                        }
                         connection = WebSockets.open(http, "/events/in");
+                        backoff.opened();
                         if (warnedDown) {
                             log.info("Event socket /events/in is back; sending queued events");
                             warnedDown = false;
@@ -95,28 +110,34 @@ public final class EventEmitter implements AutoCloseable {
                     }
                     connection.send(pending);
                     pending = null;
-                    failures = 0;
                     // notice a closed socket before the next send rather than losing that event
                     JsonNode frame;
                     while ((frame = connection.incoming().poll()) != null) {
                         if (frame == WebSockets.CLOSED) {
                             connection = null;
+                            reconnectAt = System.nanoTime() + backoff.next().toNanos();
                             break;
                         }
                     }
                 } catch (InterruptedException e) {
                     throw e;
+                } catch (IncompatibleServerException e) {
+                    log.error("{}; worker events are not sent to it", e.getMessage());
+                    incompatible = true;
+                    pending = null;
                 } catch (Exception e) {
                     if (connection != null) {
                         connection.socket().abort();
                         connection = null;
                     }
-                    failures++;
+                    Duration pause = backoff.next();
                     if (!warnedDown) {
                         log.warn("Cannot send worker events to the Prefect API ({}); will keep retrying", e.getMessage());
                         warnedDown = true;
                     }
-                    Thread.sleep(Math.min(30_000, 1000L * failures));
+                    log.debug("Next attempt to open /events/in in {} ms", pause.toMillis());
+                    reconnectAt = 0;
+                    Thread.sleep(pause);
                 }
             }
         } catch (InterruptedException e) {

@@ -17,7 +17,10 @@ import java.util.UUID;
 
 /**
  * The Prefect API calls a worker makes (worker-spec §0.2), with request bodies shaped exactly as Prefect's own
- * worker sends them. Answers are Jackson trees; callers read the few fields they need.
+ * worker sends them. Answers are Jackson trees; callers read the few fields they need. An answer of the wrong
+ * shape (an array where an object belongs, a bare string, no body) is an {@link ApiException} naming the call and
+ * what came back, so that no caller acts on an answer it could not read — above all, a pool that could not be
+ * read is never "repaired" with a PATCH.
  */
 public final class PrefectClient implements AutoCloseable {
 
@@ -37,7 +40,8 @@ public final class PrefectClient implements AutoCloseable {
     }
 
     public Optional<JsonNode> readWorkPool(String pool) throws ApiException, InterruptedException {
-        return found(http.get("/work_pools/" + segment(pool)));
+        String path = "/work_pools/" + segment(pool);
+        return object(http.get(path), "GET", path);
     }
 
     /** Creates a pool; returns empty when it already exists (409: another worker won the race). */
@@ -48,7 +52,14 @@ public final class PrefectClient implements AutoCloseable {
             body.set("base_job_template", baseJobTemplate);
         }
         try {
-            return Optional.ofNullable(http.post("/work_pools/", body).body());
+            ApiResponse r = http.post("/work_pools/", body);
+            if (r.status() == 404) {
+                // a Prefect server answers this for paths outside its API: the URL most likely lacks its /api
+                throw new ApiException("POST", "/work_pools/", 404, "POST /work_pools/ failed with HTTP 404"
+                        + detail(r) + " (is PREFECT_API_URL " + http.settings().apiUrl() + " the API root, ending in /api?)",
+                        null);
+            }
+            return Optional.of(requireObject(r, "POST", "/work_pools/"));
         } catch (ApiException e) {
             if (e.status() == 409) {
                 return Optional.empty();
@@ -70,7 +81,8 @@ public final class PrefectClient implements AutoCloseable {
             ArrayNode any = body.putObject("work_queues").putObject("name").putArray("any_");
             names.forEach(any::add);
         }
-        return list(http.post("/work_pools/" + segment(pool) + "/queues/filter", body));
+        String path = "/work_pools/" + segment(pool) + "/queues/filter";
+        return list(http.post(path, body), "POST", path);
     }
 
     /**
@@ -117,19 +129,23 @@ public final class PrefectClient implements AutoCloseable {
         ArrayNode names = body.putArray("work_queue_names");
         queues.forEach(names::add);
         body.put("scheduled_before", TIMESTAMP.format(scheduledBefore));
-        return list(http.post("/work_pools/" + segment(pool) + "/get_scheduled_flow_runs", body));
+        String path = "/work_pools/" + segment(pool) + "/get_scheduled_flow_runs";
+        return list(http.post(path, body), "POST", path);
     }
 
     public Optional<JsonNode> readDeployment(String id) throws ApiException, InterruptedException {
-        return found(http.get("/deployments/" + segment(id)));
+        String path = "/deployments/" + segment(id);
+        return object(http.get(path), "GET", path);
     }
 
     public Optional<JsonNode> readFlow(String id) throws ApiException, InterruptedException {
-        return found(http.get("/flows/" + segment(id)));
+        String path = "/flows/" + segment(id);
+        return object(http.get(path), "GET", path);
     }
 
     public Optional<JsonNode> readFlowRun(String id) throws ApiException, InterruptedException {
-        return found(http.get("/flow_runs/" + segment(id)));
+        String path = "/flow_runs/" + segment(id);
+        return object(http.get(path), "GET", path);
     }
 
     /**
@@ -144,11 +160,16 @@ public final class PrefectClient implements AutoCloseable {
     }
 
     public Optional<OrchestrationResult> setState(String flowRunId, ObjectNode body) throws ApiException, InterruptedException {
-        ApiResponse r = http.post("/flow_runs/" + segment(flowRunId) + "/set_state", body);
-        if (r.status() == 404 || r.body() == null) {
+        String path = "/flow_runs/" + segment(flowRunId) + "/set_state";
+        ApiResponse r = http.post(path, body);
+        if (r.status() == 404) {
             return Optional.empty();
         }
-        return Optional.of(OrchestrationResult.from(r.body()));
+        JsonNode result = requireObject(r, "POST", path);
+        if (!result.path("status").isTextual()) {
+            throw wrongShape(r, "POST", path, "an orchestration result with a 'status'");
+        }
+        return Optional.of(OrchestrationResult.from(result));
     }
 
     public void updateLabels(String flowRunId, Map<String, String> labels) throws ApiException, InterruptedException {
@@ -175,44 +196,107 @@ public final class PrefectClient implements AutoCloseable {
             body.set("work_pools", workPoolFilter);
         }
         body.put("offset", 0);
-        return list(http.post("/flow_runs/filter", body));
+        return list(http.post("/flow_runs/filter", body), "POST", "/flow_runs/filter");
     }
 
     public Optional<JsonNode> readBlockDocument(String id) throws ApiException, InterruptedException {
-        return found(http.get("/block_documents/" + segment(id) + "?include_secrets=true"));
+        String path = "/block_documents/" + segment(id) + "?include_secrets=true";
+        return object(http.get(path), "GET", path);
     }
 
     public Optional<JsonNode> readBlockDocument(String typeSlug, String name) throws ApiException, InterruptedException {
-        return found(http.get("/block_types/slug/" + segment(typeSlug) + "/block_documents/name/" + segment(name)
-                + "?include_secrets=true"));
+        String path = "/block_types/slug/" + segment(typeSlug) + "/block_documents/name/" + segment(name)
+                + "?include_secrets=true";
+        return object(http.get(path), "GET", path);
     }
 
     public Optional<JsonNode> readVariable(String name) throws ApiException, InterruptedException {
-        return found(http.get("/variables/name/" + segment(name)));
+        String path = "/variables/name/" + segment(name);
+        return object(http.get(path), "GET", path);
     }
 
     public void createLogs(ArrayNode logs) throws ApiException, InterruptedException {
         http.post("/logs/", logs);
     }
 
+    /** The version text {@code GET /admin/version} answers, with the transport's retries; empty on 404. */
     public Optional<String> serverVersion() throws ApiException, InterruptedException {
-        return found(http.get("/admin/version")).map(JsonNode::asText);
+        ApiResponse r = http.get("/admin/version");
+        if (r.status() == 404) {
+            return Optional.empty();
+        }
+        if (r.body() == null || !r.body().isTextual()) {
+            throw wrongShape(r, "GET", "/admin/version", "a version string");
+        }
+        return Optional.of(r.body().asText());
     }
 
-    private static Optional<JsonNode> found(ApiResponse r) {
-        return r.status() == 404 ? Optional.empty() : Optional.ofNullable(r.body());
+    /**
+     * Checks the server's version against the release pworker follows (asked once per client, see {@link
+     * PrefectHttp#serverVersion()}), and refuses a server of another major version. An unreachable server passes:
+     * the worker keeps trying to reach it anyway.
+     */
+    public ServerVersion checkServerVersion() throws IncompatibleServerException, InterruptedException {
+        ServerVersion server = http.serverVersion();
+        if (server.compatibility() == ServerVersion.Compatibility.OTHER_MAJOR) {
+            throw new IncompatibleServerException(server.describe(http.settings().apiUrl().toString()).orElseThrow(),
+                    server);
+        }
+        return server;
+    }
+
+    private static Optional<JsonNode> object(ApiResponse r, String method, String path) throws ApiException {
+        return r.status() == 404 ? Optional.empty() : Optional.of(requireObject(r, method, path));
+    }
+
+    private static JsonNode requireObject(ApiResponse r, String method, String path) throws ApiException {
+        if (r.body() == null || !r.body().isObject()) {
+            throw wrongShape(r, method, path, "an object");
+        }
+        return r.body();
+    }
+
+    private static ApiException wrongShape(ApiResponse r, String method, String path, String expected) {
+        return new ApiException(method, path, r.status(), method + " " + path + ": the Prefect API answered "
+                + r.status() + " with JSON of the wrong shape: expected " + expected + ", got " + kind(r.body()), null);
+    }
+
+    private static String kind(JsonNode node) {
+        if (node == null) {
+            return "no body";
+        }
+        return switch (node.getNodeType()) {
+            case ARRAY -> "an array";
+            case OBJECT -> "an object";
+            case STRING -> "a string";
+            case NUMBER -> "a number";
+            case BOOLEAN -> "a boolean";
+            case NULL -> "null";
+            default -> node.getNodeType().toString().toLowerCase(java.util.Locale.ROOT);
+        };
     }
 
     private static void expectFound(ApiResponse r, String method, String path) throws ApiException {
         if (r.status() == 404) {
-            String detail = r.body() != null && r.body().has("detail") ? ": " + r.body().get("detail").asText() : "";
-            throw new ApiException(method, path, 404, method + " " + path + " failed with HTTP 404" + detail, null);
+            throw new ApiException(method, path, 404, method + " " + path + " failed with HTTP 404" + detail(r), null);
         }
     }
 
-    private static List<JsonNode> list(ApiResponse r) {
-        if (r.status() == 404 || r.body() == null || !r.body().isArray()) {
+    private static String detail(ApiResponse r) {
+        return r.body() != null && r.body().has("detail") ? ": " + r.body().get("detail").asText() : "";
+    }
+
+    private static List<JsonNode> list(ApiResponse r, String method, String path) throws ApiException {
+        if (r.status() == 404) {
             return List.of();
+        }
+        if (r.body() == null || !r.body().isArray()) {
+            throw wrongShape(r, method, path, "an array");
+        }
+        for (JsonNode item : r.body()) {
+            if (!item.isObject()) {
+                throw wrongShape(r, method, path, "an array of objects");
+            }
         }
         return java.util.stream.StreamSupport.stream(r.body().spliterator(), false).toList();
     }

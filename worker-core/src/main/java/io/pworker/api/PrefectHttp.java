@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.TextNode;
 import io.pworker.settings.Settings;
+import io.pworker.worker.Worker;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ConnectException;
@@ -20,12 +21,14 @@ import java.security.SecureRandom;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantLock;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLContextSpi;
 import javax.net.ssl.SSLParameters;
@@ -37,11 +40,16 @@ import org.slf4j.LoggerFactory;
 
 /**
  * HTTP transport to the Prefect API with Prefect's client rules (worker-spec §6.3): its headers, retries with
- * exponential backoff and jitter on 408/429/502/503/504 and on lost connections, {@code Retry-After},
- * maintenance answers that do not use up attempts, and CSRF tokens for self-hosted servers that ask for them.
+ * exponential backoff and jitter on 408/429/502/503/504 and on lost connections and timeouts ({@link
+ * RetrySchedule}: at least 62 s of retries with the default {@code PREFECT_CLIENT_MAX_RETRIES=5}),
+ * {@code Retry-After} in seconds or as a date, maintenance answers that do not use up attempts, and CSRF tokens
+ * for self-hosted servers that ask for them.
  *
  * <p>Connection errors are only retried once the server has answered at least once, as in Prefect: a wrong
  * URL at start-up fails fast with a clear message instead of minutes of silent retries.
+ *
+ * <p>A success answer whose body is not JSON (a proxy's login page, a truncated body) is an {@link ApiException},
+ * never a value: callers must not act on an answer they could not read.
  */
 public final class PrefectHttp implements AutoCloseable {
 
@@ -59,9 +67,23 @@ public final class PrefectHttp implements AutoCloseable {
     private final String csrfClient = UUID.randomUUID().toString();
     private final AtomicReference<String> csrfToken = new AtomicReference<>();
     private final AtomicBoolean csrfDisabled;
+    private final RetrySchedule retries;
+    private final PrefectVersion followed;
+    private final AtomicReference<ServerVersion> serverVersion = new AtomicReference<>();
+    private final ReentrantLock serverVersionLock = new ReentrantLock();
 
     public PrefectHttp(Settings settings, String workerName, String version) {
+        this(settings, workerName, version, Worker.PREFECT_VERSION);
+    }
+
+    /**
+     * @param version         pworker's own version, for the User-Agent
+     * @param followedVersion the Prefect release whose worker contract pworker follows; servers are compared to it
+     */
+    public PrefectHttp(Settings settings, String workerName, String version, String followedVersion) {
         this.settings = settings;
+        this.retries = new RetrySchedule(settings.maxRetries());
+        this.followed = PrefectVersion.of(followedVersion);
         this.workerName = workerName;
         this.base = settings.apiUrl().toString();
         this.userAgent = "pworker/" + version + " (API " + API_VERSION + ")";
@@ -139,12 +161,92 @@ public final class PrefectHttp implements AutoCloseable {
         return send("PATCH", path, body);
     }
 
+    public ApiResponse delete(String path) throws ApiException, InterruptedException {
+        return send("DELETE", path, null);
+    }
+
+    public RetrySchedule retrySchedule() {
+        return retries;
+    }
+
+    public PrefectVersion followedVersion() {
+        return followed;
+    }
+
+    /**
+     * The server's version, asked with {@code GET /admin/version} the first time it is needed (before an event
+     * socket opens) and remembered: an answer is final for this client, only a server that could not be reached
+     * or answered 5xx is asked again next time. Not asked on Prefect Cloud, nor with
+     * {@code PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED=false}; the result is then unknown. A server of another
+     * minor release is logged as a warning naming both versions, once; another major release is for the callers
+     * to refuse (see {@link PrefectClient#checkServerVersion()}). Never throws for an unreachable server: the
+     * version is unknown then.
+     */
+    public ServerVersion serverVersion() throws InterruptedException {
+        ServerVersion known = serverVersion.get();
+        if (known != null) {
+            return known;
+        }
+        serverVersionLock.lockInterruptibly();
+        try {
+            known = serverVersion.get();
+            if (known != null) {
+                return known;
+            }
+            if (settings.isCloud() || !settings.serverVersionCheckEnabled()) {
+                known = ServerVersion.unknown(followed);
+                serverVersion.set(known);
+                return known;
+            }
+            ApiResponse r;
+            try {
+                r = send("GET", "/admin/version", null, 0);
+            } catch (ApiException e) {
+                if (e.status() == 401 || e.status() == 403) {
+                    log.warn("The Prefect server refused to tell its version (HTTP {}); check PREFECT_API_KEY / "
+                            + "PREFECT_API_AUTH_STRING", e.status());
+                    serverVersion.set(ServerVersion.unknown(followed));
+                } else {
+                    log.debug("Could not ask the Prefect server for its version: {}", e.getMessage());
+                    if (!e.isTransient()) {
+                        serverVersion.set(ServerVersion.unknown(followed));
+                    }
+                }
+                return ServerVersion.unknown(followed);
+            }
+            JsonNode body = r.body();
+            PrefectVersion parsed = r.status() == 200 && body != null && body.isTextual()
+                    ? PrefectVersion.parse(body.asText()).orElse(null) : null;
+            if (parsed == null) {
+                log.info("The Prefect server did not report a version on /admin/version (HTTP {}); "
+                        + "assuming it is compatible", r.status());
+            }
+            known = new ServerVersion(parsed, followed);
+            // said once: the answer is remembered below and never asked for again. Another major version is left
+            // to the callers, which refuse it with IncompatibleServerException and each say what they give up.
+            switch (known.compatibility()) {
+                case OLDER_MINOR, NEWER_MINOR -> known.describe(base).ifPresent(log::warn);
+                case SAME_MINOR -> log.debug("The Prefect server runs Prefect {}", parsed);
+                case OTHER_MAJOR, UNKNOWN -> { }
+            }
+            serverVersion.set(known);
+            return known;
+        } finally {
+            serverVersionLock.unlock();
+        }
+    }
+
     /**
      * Sends one request with retries. Returns the final response for any status below 400 and for 404 (callers
      * decide what "not found" means); other error statuses become an {@link ApiException} carrying the server's
-     * message.
+     * message, and so does a success answer whose body is not JSON.
      */
     public ApiResponse send(String method, String path, Object body) throws ApiException, InterruptedException {
+        return send(method, path, body, retries.maxRetries());
+    }
+
+    private ApiResponse send(String method, String path, Object body, int maxRetries)
+            throws ApiException, InterruptedException {
         byte[] payload = null;
         if (body != null) {
             try {
@@ -155,6 +257,7 @@ public final class PrefectHttp implements AutoCloseable {
         }
         boolean mutating = !method.equals("GET");
         int attempt = 0;
+        long firstFailure = 0;
         boolean csrfRetried = false;
         while (true) {
             if (mutating) {
@@ -165,35 +268,45 @@ public final class PrefectHttp implements AutoCloseable {
                 response = client.send(build(method, path, payload, mutating), HttpResponse.BodyHandlers.ofByteArray());
                 connectedOnce.set(true);
             } catch (IOException e) {
+                // before the first answer a refused connection means a wrong URL, not a busy server
                 boolean retryable = connectedOnce.get() || !(e instanceof ConnectException);
-                if (!retryable || attempt >= settings.maxRetries()) {
-                    throw new ApiException(method, path, 0, describeTransportError(e), e);
+                if (!retryable || attempt >= maxRetries) {
+                    throw new ApiException(method, path, 0, describeTransportError(e) + afterRetries(attempt, firstFailure), e);
+                }
+                if (attempt == 0) {
+                    firstFailure = System.nanoTime();
                 }
                 attempt++;
-                sleep(backoff(attempt, null), method, path, "connection error: " + describeTransportError(e));
+                pause(attempt, maxRetries, null, method, path, describeTransportError(e));
                 continue;
             }
             int status = response.statusCode();
-            JsonNode json = parse(response.body());
-            if (status == 403 && mutating && !csrfRetried && json != null && json.toString().contains("Invalid CSRF token")) {
+            byte[] raw = response.body();
+            if (status == 403 && mutating && !csrfRetried && text(raw).contains("Invalid CSRF token")) {
                 csrfToken.set(null);
                 csrfRetried = true;
                 continue;
             }
             boolean maintenance = response.headers().firstValue("Prefect-Maintenance")
                     .map(v -> v.equalsIgnoreCase("true")).orElse(false);
-            if (isRetryable(status) && (maintenance || attempt < settings.maxRetries())) {
+            if (isRetryable(status) && (maintenance || attempt < maxRetries)) {
+                if (attempt == 0) {
+                    firstFailure = System.nanoTime();
+                }
                 if (!maintenance) {
                     attempt++;
                 }
-                Double retryAfter = response.headers().firstValue("Retry-After").map(PrefectHttp::parseSeconds).orElse(null);
-                sleep(backoff(attempt, retryAfter), method, path, "HTTP " + status);
+                Duration retryAfter = response.headers().firstValue("Retry-After")
+                        .flatMap(v -> RetrySchedule.parseRetryAfter(v, Instant.now())).orElse(null);
+                pause(Math.max(1, attempt), maxRetries, retryAfter, method, path,
+                        "HTTP " + status + (maintenance ? " (server in maintenance)" : ""));
                 continue;
             }
             if (status >= 400 && status != 404) {
                 throw new ApiException(method, path, status, method + " " + path + " failed with HTTP " + status
-                        + serverMessage(json), null);
+                        + afterRetries(attempt, firstFailure) + serverMessage(lenient(raw)), null);
             }
+            JsonNode json = status == 404 ? lenient(raw) : strict(method, path, status, raw);
             return new ApiResponse(status, json);
         }
     }
@@ -230,7 +343,7 @@ public final class PrefectHttp implements AutoCloseable {
             HttpResponse<byte[]> r = client.send(build("GET", "/csrf-token?client=" + csrfClient, null, false),
                     HttpResponse.BodyHandlers.ofByteArray());
             connectedOnce.set(true);
-            JsonNode json = parse(r.body());
+            JsonNode json = lenient(r.body());
             if (r.statusCode() == 404 || (r.statusCode() == 422 && json != null
                     && json.toString().contains("CSRF protection is disabled"))) {
                 csrfDisabled.set(true);
@@ -242,30 +355,29 @@ public final class PrefectHttp implements AutoCloseable {
         }
     }
 
-    private Duration backoff(int attempt, Double retryAfterSeconds) {
-        ThreadLocalRandom rnd = ThreadLocalRandom.current();
-        if (retryAfterSeconds != null) {
-            // never sooner than the server asked, up to 20% later
-            return Duration.ofMillis(Math.round(retryAfterSeconds * 1000 * (1 + 0.2 * rnd.nextDouble())));
+    private void pause(int retry, int maxRetries, Duration retryAfter, String method, String path, String why)
+            throws InterruptedException {
+        Duration d = RetrySchedule.delay(retry, retryAfter, ThreadLocalRandom.current().nextDouble());
+        // the first retries of a call are routine on a busy server; a call still failing after ~14 s is news
+        if (retry >= 4) {
+            log.warn("{} {}: {}; retry {} of {} in {} s", method, path, why, retry, maxRetries,
+                    String.format(java.util.Locale.ROOT, "%.1f", d.toMillis() / 1000.0));
+        } else {
+            log.debug("{} {}: {}; retry {} of {} in {} ms", method, path, why, retry, maxRetries, d.toMillis());
         }
-        double seconds = Math.pow(2, attempt);
-        return Duration.ofMillis(Math.round(seconds * 1000 * (0.82 + 0.38 * rnd.nextDouble())));
-    }
-
-    private void sleep(Duration d, String method, String path, String why) throws InterruptedException {
-        log.debug("{} {}: {}; retrying in {} ms", method, path, why, d.toMillis());
         Thread.sleep(d);
     }
 
-    private static Double parseSeconds(String v) {
-        try {
-            return Math.max(0, Double.parseDouble(v.strip()));
-        } catch (NumberFormatException e) {
-            return null;
+    private static String afterRetries(int retries, long firstFailureNanos) {
+        if (retries == 0) {
+            return "";
         }
+        long seconds = Math.round((System.nanoTime() - firstFailureNanos) / 1e9);
+        return " after " + retries + (retries == 1 ? " retry" : " retries") + " over " + seconds + " s";
     }
 
-    private static JsonNode parse(byte[] body) {
+    /** The body of an error answer: JSON when it is, else its text, which still makes a readable message. */
+    private static JsonNode lenient(byte[] body) {
         if (body == null || body.length == 0) {
             return null;
         }
@@ -274,6 +386,30 @@ public final class PrefectHttp implements AutoCloseable {
         } catch (IOException e) {
             return TextNode.valueOf(new String(body, StandardCharsets.UTF_8));
         }
+    }
+
+    /** The body of a success answer, which must be JSON when there is one. */
+    private JsonNode strict(String method, String path, int status, byte[] body) throws ApiException {
+        if (body == null || body.length == 0) {
+            return null;
+        }
+        try {
+            return JSON.readTree(body);
+        } catch (IOException e) {
+            throw new ApiException(method, path, status, method + " " + path + ": the Prefect API at " + base
+                    + " answered " + status + " with a body that is not JSON (" + snippet(body)
+                    + "); is PREFECT_API_URL the API of a Prefect server, not a proxy or a web page?", null);
+        }
+    }
+
+    private static String snippet(byte[] body) {
+        String text = new String(body, 0, Math.min(body.length, 200), StandardCharsets.UTF_8)
+                .replaceAll("\\s+", " ").strip();
+        return "starts with '" + (text.length() > 60 ? text.substring(0, 60) + "…" : text) + "'";
+    }
+
+    private static String text(byte[] body) {
+        return body == null ? "" : new String(body, StandardCharsets.UTF_8);
     }
 
     private static String serverMessage(JsonNode json) {

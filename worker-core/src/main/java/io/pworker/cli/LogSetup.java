@@ -41,18 +41,43 @@ public final class LogSetup extends ContextAwareBase implements Configurator {
         for (String quiet : new String[] {"jdk.internal.httpclient", "org.apache.hc", "com.github.dockerjava"}) {
             context.getLogger(quiet).setLevel(Level.WARN);
         }
+        // SDKs that write credentials at DEBUG: the AWS SigV4 signer logs each canonical request with its
+        // x-amz-security-token. Capped here, so PREFECT_LOGGING_LEVEL=DEBUG never puts a secret in the log.
+        for (String secretive : SECRETIVE_LOGGERS) {
+            context.getLogger(secretive).setLevel(Level.INFO);
+        }
         return ExecutionStatus.DO_NOT_INVOKE_NEXT_IF_ANY;
     }
 
-    /** Prefect's level names; WARNING and CRITICAL are Python's spellings. */
+    /**
+     * Sets the worker's log level from the loaded settings, so that {@code PREFECT_LOGGING_LEVEL} from the active
+     * profile counts as much as the environment variable read at start-up. A Logback file of the user's own
+     * ({@code -Dlogback.configurationFile}) keeps its levels.
+     */
+    /** Libraries whose DEBUG output carries credentials; never below INFO. */
+    static final String[] SECRETIVE_LOGGERS = {"software.amazon.awssdk"};
+
+    static void applyLevel(String prefectLevel) {
+        if (System.getProperty("logback.configurationFile") != null
+                || !(org.slf4j.LoggerFactory.getILoggerFactory() instanceof LoggerContext context)) {
+            return;
+        }
+        context.getLogger(Logger.ROOT_LOGGER_NAME).setLevel(level(prefectLevel));
+    }
+
+    /**
+     * Prefect's level names; WARNING and CRITICAL are Python's spellings. Anything else maps to INFO here: this
+     * runs before the settings are checked, and the check refuses such a value with a message.
+     */
     static Level level(String name) {
         if (name == null || name.isBlank()) {
             return Level.INFO;
         }
         return switch (name.strip().toUpperCase(Locale.ROOT)) {
+            case "DEBUG" -> Level.DEBUG;
             case "WARNING" -> Level.WARN;
-            case "CRITICAL" -> Level.ERROR;
-            default -> Level.toLevel(name.strip(), Level.INFO);
+            case "ERROR", "CRITICAL" -> Level.ERROR;
+            default -> Level.INFO;
         };
     }
 }

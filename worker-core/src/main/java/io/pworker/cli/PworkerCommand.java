@@ -10,9 +10,12 @@ import picocli.CommandLine.IVersionProvider;
         subcommands = {StartCommand.class, PworkerCommand.TypesCommand.class})
 final class PworkerCommand implements Runnable {
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Override
     public void run() {
-        new picocli.CommandLine(this).usage(System.out);
+        spec.commandLine().usage(spec.commandLine().getOut());
     }
 
     static final class VersionProvider implements IVersionProvider {
@@ -25,12 +28,16 @@ final class PworkerCommand implements Runnable {
 
     @Command(name = "types", mixinStandardHelpOptions = true, description = "List the worker types this installation serves.")
     static final class TypesCommand implements Runnable {
+        @picocli.CommandLine.Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
         @Override
         public void run() {
             PluginRegistry registry = PluginRegistry.discover();
             for (var plugin : registry.plugins()) {
-                System.out.printf("%-28s %s%n", plugin.type(), plugin.getClass().getName());
+                spec.commandLine().getOut().printf("%-28s %s%n", plugin.type(), PluginRegistry.pluginClass(plugin).getName());
             }
+            spec.commandLine().getOut().flush();
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.pworker.cli;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pworker.settings.Settings;
@@ -9,6 +10,9 @@ import io.pworker.worker.Worker;
 import io.pworker.worker.WorkerException;
 import io.pworker.worker.WorkerOptions;
 import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.CharacterCodingException;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -18,11 +22,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Option;
 
 /** {@code pworker start}: the flags of {@code prefect worker start}. */
 @Command(name = "start", mixinStandardHelpOptions = true, description = "Start a worker for a work pool.")
 final class StartCommand implements Callable<Integer> {
+
+    private static final Logger log = LoggerFactory.getLogger(StartCommand.class);
 
     @Option(names = {"-p", "--pool"}, required = true, description = "The work pool to serve.")
     String pool;
@@ -58,26 +66,42 @@ final class StartCommand implements Callable<Integer> {
     @Option(names = "--install-policy", description = "Accepted for compatibility; plugins are installed with pworker.")
     String installPolicy;
 
+    private final Map<String, String> environment;
+    private final PrintStream console;
+    private final PrintStream err;
+
+    StartCommand() {
+        this(System.getenv(), System.out, System.err);
+    }
+
+    StartCommand(Map<String, String> environment, PrintStream console, PrintStream err) {
+        this.environment = Map.copyOf(environment);
+        this.console = console;
+        this.err = err;
+    }
+
     @Override
     public Integer call() {
-        Map<String, String> env = System.getenv();
         Settings settings;
         JsonNode template = null;
+        PluginRegistry registry = PluginRegistry.discover();
         try {
-            settings = Settings.load(env);
+            settings = Settings.load(environment);
+            checkFlags(registry);
             if (baseJobTemplate != null) {
                 template = readTemplate(baseJobTemplate);
             }
         } catch (SettingsException e) {
-            System.err.println("Error: " + e.getMessage());
-            return 2;
+            err.println("Error: " + e.getMessage());
+            return Main.USAGE;
         }
+        LogSetup.applyLevel(settings.loggingLevel());
+        settings.warnings().forEach(log::warn);
         WorkerOptions options = new WorkerOptions(pool, workQueues, name, type, limit, prefetchSeconds, runOnce,
                 withHealthcheck, template, createPoolIfNotFound);
         Worker worker;
         try {
-            worker = Worker.create(settings, options, PluginRegistry.discover(), new HashMap<>(env), System.out,
-                    Clock.systemUTC());
+            worker = Worker.create(settings, options, registry, new HashMap<>(environment), console, Clock.systemUTC());
             Signals.onStop(worker::stop);
             worker.start();
             if (runOnce) {
@@ -86,25 +110,70 @@ final class StartCommand implements Callable<Integer> {
             worker.awaitStopped();
             return 0;
         } catch (WorkerException e) {
-            System.err.println("Error: " + e.getMessage());
-            return 1;
+            err.println("Error: " + Main.oneLine(e.getMessage()));
+            return Main.FAILED;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return 1;
+            return Main.FAILED;
         }
     }
 
-    private static JsonNode readTemplate(Path file) throws SettingsException {
-        try {
-            JsonNode node = new ObjectMapper().readTree(Files.readString(file));
-            if (node == null || !node.isObject() || !node.path("job_configuration").isObject()
-                    || !node.path("variables").isObject()) {
-                throw new SettingsException("--base-job-template " + file
-                        + ": expected a JSON object with 'job_configuration' and 'variables' objects");
-            }
-            return node;
-        } catch (IOException e) {
-            throw new SettingsException("--base-job-template " + file + ": " + e.getMessage(), e);
+    /** What the worker would refuse later, refused here as the usage error it is (exit 2, not 1). */
+    private void checkFlags(PluginRegistry registry) throws SettingsException {
+        if (pool.isBlank()) {
+            throw new SettingsException("--pool must not be empty");
         }
+        if (prefetchSeconds != null && prefetchSeconds < 0) {
+            throw new SettingsException("--prefetch-seconds must not be negative, got " + prefetchSeconds);
+        }
+        if (limit != null && limit < 1) {
+            throw new SettingsException("--limit must be at least 1, got " + limit);
+        }
+        if (name != null && (name.isBlank() || name.contains("/") || name.contains("%"))) {
+            throw new SettingsException("--name '" + name + "' must not be empty nor contain '/' or '%'");
+        }
+        if (type != null) {
+            try {
+                registry.require(type, "--type " + type + ": ");
+            } catch (WorkerException e) {
+                throw new SettingsException(e.getMessage());
+            }
+        }
+    }
+
+    /** Reads {@code --base-job-template}, saying which of the usual ways a file can be wrong this one is. */
+    static JsonNode readTemplate(Path file) throws SettingsException {
+        String what = "--base-job-template " + file;
+        if (!Files.exists(file)) {
+            throw new SettingsException(what + ": the file does not exist");
+        }
+        if (Files.isDirectory(file)) {
+            throw new SettingsException(what + ": is a directory, not a JSON file");
+        }
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (AccessDeniedException e) {
+            throw new SettingsException(what + ": the file cannot be read by this user (permission denied)");
+        } catch (CharacterCodingException e) {
+            throw new SettingsException(what + ": the file is not UTF-8 text");
+        } catch (IOException e) {
+            throw new SettingsException(what + ": the file cannot be read: " + e.getMessage());
+        }
+        JsonNode node;
+        try {
+            node = new ObjectMapper().readTree(text);
+        } catch (JsonProcessingException e) {
+            var where = e.getLocation();
+            throw new SettingsException(what + ": not valid JSON" + (where == null ? "" : " at line "
+                    + where.getLineNr() + ", column " + where.getColumnNr()) + ": " + Main.oneLine(e.getOriginalMessage()));
+        }
+        if (node == null || node.isMissingNode()) {
+            throw new SettingsException(what + ": the file is empty");
+        }
+        if (!node.isObject() || !node.path("job_configuration").isObject() || !node.path("variables").isObject()) {
+            throw new SettingsException(what + ": expected a JSON object with 'job_configuration' and 'variables' objects");
+        }
+        return node;
     }
 }

@@ -18,6 +18,12 @@ import org.slf4j.LoggerFactory;
  * {@code GET /health} for liveness probes, with Prefect's answers: 200 {@code {"message":"OK"}} while the
  * last successful poll is recent, 503 {@code {"message":"Worker may be unresponsive at this time"}} otherwise.
  * It has its own thread, so it still answers (with 503) when polling is stuck.
+ *
+ * <p>The rule (worker-spec §4): healthy while {@code now - lastPolled <= threshold}, the threshold being
+ * 30 × {@code PREFECT_WORKER_QUERY_SECONDS}. Until the first successful poll the time is counted from the
+ * server's start, so a worker that never manages to poll turns unhealthy one threshold after it started — not
+ * never, and not at once. Only a poll that got an answer from the API may move {@code lastPolled}; a skipped or
+ * failed poll must leave it alone, or an outage would look healthy.
  */
 public final class HealthServer implements AutoCloseable {
 
@@ -28,25 +34,50 @@ public final class HealthServer implements AutoCloseable {
         this.server = server;
     }
 
+    /**
+     * Binds and starts serving.
+     *
+     * @param lastPolled when the last successful poll happened; null until there was one
+     * @param threshold  how old the last poll may be for the worker to count as healthy (positive)
+     * @throws IOException for an address that cannot be bound or resolved, with a message naming it
+     */
     public static HealthServer start(String host, int port, Supplier<Instant> lastPolled, Duration threshold, Clock clock)
             throws IOException {
-        HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 16);
+        if (threshold.isNegative() || threshold.isZero()) {
+            throw new IllegalArgumentException("the health threshold must be positive, got " + threshold);
+        }
+        if (port < 0 || port > 65535) {
+            throw new IOException("port " + port + " is not a port number (0 to 65535)");
+        }
+        InetSocketAddress address = new InetSocketAddress(host, port);
+        if (address.isUnresolved()) {
+            throw new IOException("host name '" + host + "' does not resolve to an address");
+        }
+        HttpServer server;
+        try {
+            server = HttpServer.create(address, 16);
+        } catch (java.nio.channels.UnresolvedAddressException | java.nio.channels.UnsupportedAddressTypeException e) {
+            throw new IOException("cannot bind " + host + ":" + port, e);
+        }
+        Instant started = clock.instant();
         server.createContext("/health", exchange -> {
             try (exchange) {
                 if (!exchange.getRequestMethod().equals("GET") && !exchange.getRequestMethod().equals("HEAD")) {
-                    send(exchange, 405, "{\"detail\":\"Method Not Allowed\"}");
+                    send(exchange, 405, "{\"detail\":\"Method Not Allowed\"}", false);
                     return;
                 }
                 if (!exchange.getRequestURI().getPath().equals("/health")) {
-                    send(exchange, 404, "{\"detail\":\"Not Found\"}");
+                    send(exchange, 404, "{\"detail\":\"Not Found\"}", false);
                     return;
                 }
-                Duration since = Duration.between(lastPolled.get(), clock.instant());
+                Instant polled = lastPolled.get();
+                Duration since = Duration.between(polled == null ? started : polled, clock.instant());
+                boolean head = exchange.getRequestMethod().equals("HEAD");
                 if (since.compareTo(threshold) <= 0) {
-                    send(exchange, 200, "{\"message\":\"OK\"}");
+                    send(exchange, 200, "{\"message\":\"OK\"}", head);
                 } else {
                     log.error("Worker has not polled in the last {} seconds and should be restarted", since.toSeconds());
-                    send(exchange, 503, "{\"message\":\"Worker may be unresponsive at this time\"}");
+                    send(exchange, 503, "{\"message\":\"Worker may be unresponsive at this time\"}", head);
                 }
             }
         });
@@ -64,9 +95,14 @@ public final class HealthServer implements AutoCloseable {
         return server.getAddress().getPort();
     }
 
-    private static void send(HttpExchange exchange, int status, String body) throws IOException {
+    private static void send(HttpExchange exchange, int status, String body, boolean headOnly) throws IOException {
         byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
         exchange.getResponseHeaders().set("Content-Type", "application/json");
+        if (headOnly) {
+            // a HEAD answer has no body; the JDK server wants -1 for that
+            exchange.sendResponseHeaders(status, -1);
+            return;
+        }
         exchange.sendResponseHeaders(status, bytes.length);
         try (OutputStream out = exchange.getResponseBody()) {
             out.write(bytes);

@@ -1,6 +1,7 @@
 package io.pworker.worker;
 
 import io.pworker.spi.InfrastructurePlugin;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -17,16 +18,28 @@ public final class PluginRegistry {
         Map<String, InfrastructurePlugin> map = new TreeMap<>();
         for (InfrastructurePlugin p : plugins) {
             InfrastructurePlugin previous = map.putIfAbsent(p.type(), p);
-            if (previous != null && previous.getClass() != p.getClass()) {
+            if (previous != null && pluginClass(previous) != pluginClass(p)) {
                 throw new IllegalStateException("two plugins serve type '" + p.type() + "': "
-                        + previous.getClass().getName() + " and " + p.getClass().getName());
+                        + pluginClass(previous).getName() + " and " + pluginClass(p).getName());
             }
         }
         this.byType = Collections.unmodifiableMap(map);
     }
 
+    /**
+     * The plugins on the class path (tests, IDE runs) and, in the distribution, those in the plugin directory
+     * named by the {@code pworker.plugins} system property, each with its own class loader.
+     */
     public static PluginRegistry discover() {
-        return new PluginRegistry(ServiceLoader.load(InfrastructurePlugin.class));
+        List<InfrastructurePlugin> found = new ArrayList<>();
+        ServiceLoader.load(InfrastructurePlugin.class).forEach(found::add);
+        found.addAll(PluginDirectory.load(PluginDirectory.fromSystemProperty()));
+        return new PluginRegistry(found);
+    }
+
+    /** The plugin's own class, also for plugins loaded from their own directory. */
+    public static Class<?> pluginClass(InfrastructurePlugin p) {
+        return p instanceof IsolatedPlugin isolated ? isolated.pluginClass() : p.getClass();
     }
 
     public Optional<InfrastructurePlugin> find(String type) {

@@ -60,7 +60,6 @@ public final class Worker implements AutoCloseable {
     public static final String PREFECT_VERSION = "3.4.25";
     private static final Logger log = LoggerFactory.getLogger(Worker.class);
     private static final Set<String> FINAL_STATES = Set.of("COMPLETED", "FAILED", "CANCELLED", "CRASHED");
-    private static final Duration AWAIT_SLICE = Duration.ofSeconds(2);
     private static final String HOST = hostName();
 
     private final Settings settings;
@@ -242,7 +241,12 @@ public final class Worker implements AutoCloseable {
     /** Runs the worker: first sync, loops, events, health server. Returns once it is serving. */
     public void start() throws WorkerException, InterruptedException {
         try {
-            launcher = plugin.create(new PluginContext(name, environment, console, clock));
+            java.nio.file.Path pluginState = java.nio.file.Files.createDirectories(java.nio.file.Path.of(
+                    environment.getOrDefault("PWORKER_STATE_DIR", System.getProperty("java.io.tmpdir") + "/pworker-state"),
+                    "plugins", type));
+            launcher = plugin.create(new PluginContext(name, environment, console, clock, pluginState));
+        } catch (java.io.IOException e) {
+            throw new WorkerException("Cannot create the state directory: " + e.getMessage(), e);
         } catch (InfrastructureException e) {
             throw new WorkerException("Cannot start the '" + type + "' infrastructure: " + e.getMessage(), e);
         } catch (RuntimeException e) {
@@ -445,6 +449,7 @@ public final class Worker implements AutoCloseable {
         final String id;
         final AtomicBoolean killStarted = new AtomicBoolean();
         volatile RunHandle handle;
+        volatile ObjectNode configuration;
         volatile boolean cancelRequested;
         volatile boolean shutdownKill;
 
@@ -531,9 +536,10 @@ public final class Worker implements AutoCloseable {
                 ar.shutdownKill = !ar.cancelRequested;
                 startKill(ar);
             }
-            ExitStatus status = plugin.capabilities().watchesToExit() ? watch(ar, rlog) : null;
+            ar.configuration = prepared.configuration();
+            ExitStatus status = watch(ar, rlog);
             report(ar, status, rlog);
-            if (status != null || !plugin.capabilities().watchesToExit()) {
+            if (status != null) {
                 List<Map<String, String>> executed = new ArrayList<>();
                 for (Map<String, String> r : related) {
                     if ("flow-run".equals(r.get("prefect.resource.role"))) {
@@ -565,7 +571,7 @@ public final class Worker implements AutoCloseable {
         } finally {
             if (handle != null) {
                 try {
-                    launcher.release(handle);
+                    launcher.release(handle, ar.configuration);
                 } catch (RuntimeException e) {
                     log.warn("The '{}' plugin failed to release flow run {}: {}", type, id, e.toString());
                 }
@@ -668,27 +674,33 @@ public final class Worker implements AutoCloseable {
         return env;
     }
 
-    /** Waits for the infrastructure to end; null when the worker stops watching (shutdown, remote type). */
+    /** Waits for the infrastructure to end; null when the worker stops watching (shutdown of a remote type). */
     private ExitStatus watch(ActiveRun ar, RunLogger rlog) throws InterruptedException {
-        int failures = 0;
-        while (true) {
-            if (stopping && plugin.capabilities().outlivesWorker()) {
-                return null;
-            }
-            try {
-                Optional<ExitStatus> status = launcher.await(ar.handle, AWAIT_SLICE);
-                if (status.isPresent()) {
-                    return status.get();
+        java.util.concurrent.BlockingQueue<io.pworker.spi.Phase> phases = new java.util.concurrent.LinkedBlockingQueue<>();
+        io.pworker.spi.Watch w;
+        try {
+            w = launcher.watch(ar.handle, ar.configuration, phases::add);
+        } catch (InfrastructureException | RuntimeException e) {
+            return new ExitStatus(-1, "The worker lost track of the flow run's infrastructure: " + e.getMessage());
+        }
+        try {
+            while (true) {
+                if (stopping && plugin.capabilities().outlivesWorker()) {
+                    return null;
                 }
-                failures = 0;
-            } catch (InfrastructureException | RuntimeException e) {
-                failures++;
-                if (failures >= 5) {
-                    return new ExitStatus(-1, "The worker lost track of the flow run's infrastructure: " + e.getMessage());
+                io.pworker.spi.Phase p = phases.poll(1, TimeUnit.SECONDS);
+                if (p instanceof io.pworker.spi.Phase.Exited exited) {
+                    return exited.status();
                 }
-                rlog.debug("Watching the infrastructure failed (" + failures + "): " + e.getMessage());
-                Thread.sleep(Duration.ofSeconds(1L << Math.min(failures, 4)));
+                if (p instanceof io.pworker.spi.Phase.Gone gone) {
+                    return new ExitStatus(-1, gone.reason());
+                }
+                if (p instanceof io.pworker.spi.Phase.Pending pending && pending.detail() != null) {
+                    rlog.info(pending.detail());
+                }
             }
+        } finally {
+            w.close();
         }
     }
 
@@ -765,7 +777,7 @@ public final class Worker implements AutoCloseable {
         }
         Thread.ofVirtual().name("pworker-kill-" + ar.id).start(() -> {
             try {
-                KillOutcome outcome = launcher.kill(ar.handle, settings.killGracePeriod());
+                KillOutcome outcome = launcher.kill(ar.handle, ar.configuration, settings.killGracePeriod());
                 if (outcome == KillOutcome.NOT_AVAILABLE) {
                     log.warn("Cannot stop the infrastructure of flow run {} ({}): it is not reachable from this worker",
                             ar.id, ar.handle.infrastructurePid());

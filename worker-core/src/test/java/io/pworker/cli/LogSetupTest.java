@@ -27,4 +27,24 @@ class LogSetupTest {
         assertThat(context.getLogger("jdk.internal.httpclient").getLevel()).isEqualTo(Level.WARN);
         assertThat(new LogSetup().configure(new LoggerContext())).isEqualTo(Configurator.ExecutionStatus.DO_NOT_INVOKE_NEXT_IF_ANY);
     }
+
+    @Test
+    void theLoadedSettingsLevelIsAppliedToTheRootLogger() {
+        var root = ((LoggerContext) LoggerFactory.getILoggerFactory()).getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        Level before = root.getLevel();
+        try {
+            // what StartCommand does with PREFECT_LOGGING_LEVEL from the profile once the settings are loaded
+            LogSetup.applyLevel("ERROR");
+            assertThat(root.getLevel()).isEqualTo(Level.ERROR);
+            LogSetup.applyLevel("warning");
+            assertThat(root.getLevel()).isEqualTo(Level.WARN);
+            // the AWS signer writes session tokens at DEBUG: it stays at INFO whatever the worker's level
+            LogSetup.applyLevel("DEBUG");
+            assertThat(((LoggerContext) LoggerFactory.getILoggerFactory())
+                    .getLogger("software.amazon.awssdk.http.auth.aws.internal.signer").getEffectiveLevel())
+                    .isEqualTo(Level.INFO);
+        } finally {
+            root.setLevel(before);
+        }
+    }
 }

@@ -3,7 +3,6 @@ package io.pworker.worker;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.Capabilities;
-import io.pworker.spi.ExitStatus;
 import io.pworker.spi.InfrastructureException;
 import io.pworker.spi.InfrastructureLauncher;
 import io.pworker.spi.InfrastructurePlugin;
@@ -11,15 +10,16 @@ import io.pworker.spi.KillOutcome;
 import io.pworker.spi.LaunchException;
 import io.pworker.spi.LaunchRequest;
 import io.pworker.spi.PluginContext;
+import io.pworker.spi.Phase;
+import io.pworker.spi.PhaseSink;
 import io.pworker.spi.RunHandle;
+import io.pworker.spi.Watch;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -81,7 +81,7 @@ final class StubPlugin implements InfrastructurePlugin {
 
     @Override
     public Capabilities capabilities() {
-        return new Capabilities(true, false, true);
+        return new Capabilities(true, false);
     }
 
     @Override
@@ -110,18 +110,34 @@ final class StubPlugin implements InfrastructurePlugin {
             }
 
             @Override
-            public Optional<ExitStatus> await(RunHandle handle, Duration timeout) throws InterruptedException {
-                CountDownLatch done = running.get(handle.infrastructurePid());
-                if (done == null) {
-                    return Optional.of(new ExitStatus(-1, "unknown"));
-                }
-                return done.await(timeout.toMillis(), TimeUnit.MILLISECONDS)
-                        ? Optional.of(ExitStatus.of(exitCodes.get(handle.infrastructurePid())))
-                        : Optional.empty();
+            public Watch watch(RunHandle handle, ObjectNode configuration, PhaseSink sink) {
+                Thread t = Thread.ofVirtual().start(() -> {
+                    try {
+                        sink.report(recover(handle, configuration));
+                        CountDownLatch done = running.get(handle.infrastructurePid());
+                        if (done != null) {
+                            done.await();
+                            sink.report(recover(handle, configuration));
+                        }
+                    } catch (InterruptedException e) {
+                        // the watch was closed
+                    }
+                });
+                return t::interrupt;
             }
 
             @Override
-            public KillOutcome kill(RunHandle handle, Duration grace) {
+            public Phase recover(RunHandle handle, ObjectNode configuration) {
+                CountDownLatch done = running.get(handle.infrastructurePid());
+                if (done == null) {
+                    return new Phase.Gone("unknown");
+                }
+                return done.getCount() > 0 ? new Phase.Running()
+                        : Phase.Exited.of(exitCodes.get(handle.infrastructurePid()));
+            }
+
+            @Override
+            public KillOutcome kill(RunHandle handle, ObjectNode configuration, Duration grace) {
                 CountDownLatch done = running.get(handle.infrastructurePid());
                 if (done == null) {
                     return KillOutcome.NOT_FOUND;

@@ -6,9 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import ch.qos.logback.classic.Level;
+import io.pworker.LogCapture;
 import io.pworker.settings.Settings;
 import io.pworker.spi.LaunchRequest;
 import io.pworker.testkit.FakePrefectServer;
+import io.pworker.testkit.RecordedRequest;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.ServerSocket;
@@ -191,11 +194,41 @@ class WorkerTest {
     @Test
     void retriesRateLimitsAndServerErrorsHonouringRetryAfter() throws Exception {
         start();
-        prefect.failNext("POST", ".*/get_scheduled_flow_runs", 429, 1, 0.2);
-        prefect.failNext("POST", ".*/set_state", 503, 1, 0);
+        await(WAIT, () -> !requestsTo("/work_pools/pool/get_scheduled_flow_runs").isEmpty(), "first poll");
+        prefect.failNext("POST", ".*/get_scheduled_flow_runs", 429, 1, 3.0);
         String id = prefect.createFlowRun(deployment("{}"), "{}");
+        prefect.failNext("POST", "/flow_runs/" + id + "/set_state", 503, 1, 0);
         await(WAIT, () -> !prefect.flowRun(id).path("infrastructure_pid").asText("").isEmpty(), "launched despite errors");
+
+        // A retry carries the very same body; the next poll would carry a new scheduled_before. So an identical pair
+        // is the transport's retry, and the gap between the two is the wait: the 3 s the server asked for (at most
+        // 20 % more) — not the 2 s back-off of a client that ignores Retry-After, nor the next ~1 s poll tick.
+        List<RecordedRequest> polls = requestsTo("/work_pools/pool/get_scheduled_flow_runs");
+        List<Duration> retryGaps = new ArrayList<>();
+        for (int i = 1; i < polls.size(); i++) {
+            if (polls.get(i).body().equals(polls.get(i - 1).body())) {
+                retryGaps.add(Duration.between(polls.get(i - 1).time(), polls.get(i).time()));
+            }
+        }
+        assertThat(retryGaps).as("retried polls").hasSize(1);
+        assertThat(retryGaps.getFirst()).isBetween(Duration.ofMillis(3000), Duration.ofMillis(3600 + 1000));
+
+        // the claim that met a 503 was proposed again with the same transition id, after the first back-off step
+        List<RecordedRequest> claims = requestsTo("/flow_runs/" + id + "/set_state");
+        assertThat(claims.size()).isGreaterThanOrEqualTo(2);
+        assertThat(transitionId(claims.get(1))).isEqualTo(transitionId(claims.get(0)));
+        assertThat(Duration.between(claims.get(0).time(), claims.get(1).time()))
+                .isBetween(Duration.ofMillis(2000), Duration.ofMillis(2400 + 1000));
+        assertThat(stub.launched).hasSize(1);
         prefect.assertNoContractViolations();
+    }
+
+    private List<RecordedRequest> requestsTo(String path) {
+        return prefect.requests().stream().filter(r -> r.path().equals(path)).toList();
+    }
+
+    private static String transitionId(RecordedRequest r) {
+        return r.body().path("state").path("state_details").path("transition_id").asText();
     }
 
     @Test
@@ -234,11 +267,19 @@ class WorkerTest {
     @Test
     void anUnknownQueueIsWarnedAboutAndTheWorkerStillServesTheOthers() throws Exception {
         prefect.createWorkPool("pool", "stub", JSON.readTree("{}"));
-        Worker w = create(WorkerOptions.of("pool", "stub").withName("q").withWorkQueues(List.of("default", "typo")),
-                settings(), stub);
-        w.start();
-        String id = prefect.createFlowRun(deployment("{}"), "{}");
-        await(WAIT, () -> !prefect.flowRun(id).path("infrastructure_pid").asText("").isEmpty(), "default queue served");
+        try (LogCapture log = LogCapture.of(Worker.class)) {
+            Worker w = create(WorkerOptions.of("pool", "stub").withName("q").withWorkQueues(List.of("default", "typo")),
+                    settings(), stub);
+            w.start();
+            String id = prefect.createFlowRun(deployment("{}"), "{}");
+            await(WAIT, () -> !prefect.flowRun(id).path("infrastructure_pid").asText("").isEmpty(), "default queue served");
+            // several syncs later the unknown queue has been named once, not at every sync
+            int seen = prefect.heartbeats().size();
+            await(WAIT, () -> prefect.heartbeats().size() >= seen + 2, "two more syncs");
+            assertThat(log.messages(Level.WARN)).filteredOn(m -> m.contains("'typo'")).singleElement()
+                    .satisfies(m -> assertThat(m).contains("does not exist").contains("'pool'"));
+            assertThat(log.messages(Level.WARN)).noneMatch(m -> m.contains("'default'"));
+        }
         prefect.assertNoContractViolations();
     }
 }

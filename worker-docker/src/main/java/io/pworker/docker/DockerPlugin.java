@@ -11,7 +11,7 @@ import io.pworker.spi.PluginContext;
 public final class DockerPlugin implements InfrastructurePlugin {
 
     /** Containers outlive the worker and report their own state; the worker watches them to their exit code. */
-    private static final Capabilities CAPABILITIES = new Capabilities(true, true, true);
+    private static final Capabilities CAPABILITIES = new Capabilities(true, true);
 
     @Override
     public String type() {

@@ -113,18 +113,18 @@ class DockerJobConfigurationTest {
     @CsvSource({"prefect.io/flow-run-id, io.prefect.flow-run-id", "prefect.io/version, io.prefect.version",
             "com.example.team/owner, team.example.com.owner", "plain, plain"})
     void labelsTakeDockersReverseDomainForm(String key, String docker) {
-        assertThat(DockerLauncher.dockerLabel(key)).isEqualTo(docker);
+        assertThat(ContainerSpec.dockerLabel(key)).isEqualTo(docker);
     }
 
     @ParameterizedTest(name = "run name ''{0}'' names the container ''{1}''")
     @CsvSource({"tidy-otter, tidy-otter", "My Run #1, My-Run-1", "__hidden.run, hidden.run", "'é', ''", "a/b:c, a-b-c"})
     void containerNamesKeepCaseAndDockersAlphabet(String name, String expected) {
-        assertThat(DockerLauncher.containerName(name)).isEqualTo(expected);
+        assertThat(ContainerSpec.containerName(name)).isEqualTo(expected);
     }
 
     @Test
     void containerNamesAreCutAt250Characters() {
-        assertThat(DockerLauncher.containerName("x".repeat(300))).hasSize(250);
+        assertThat(ContainerSpec.containerName("x".repeat(300))).hasSize(250);
     }
 
     @ParameterizedTest(name = "DOCKER_HOST {0} gives infrastructure ids starting {2}")
@@ -132,6 +132,6 @@ class DockerJobConfigurationTest {
             "tcp://10.1.2.3:2375, false, http://10.1.2.3:2375",
             "tcp://docker.internal:2376, true, https://docker.internal:2376"})
     void infrastructurePidsUsePrefectsBaseUrlForm(String host, boolean tls, String base) {
-        assertThat(DockerLauncher.baseUrl(URI.create(host), tls)).isEqualTo(base);
+        assertThat(DockerConnection.baseUrl(URI.create(host), tls)).isEqualTo(base);
     }
 }

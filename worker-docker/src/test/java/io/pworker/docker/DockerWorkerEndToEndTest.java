@@ -133,6 +133,10 @@ class DockerWorkerEndToEndTest {
         startWorker(null);
         String id = prefect.createFlowRun(deployment("sh -c 'trap \"\" TERM; while true; do sleep 1; done'"), "{}");
         await(WAIT, () -> containerId(id) != null, "container started");
+        // a stop that lands a few milliseconds after the start was seen to end the container with 2, not 137:
+        // let the shell get as far as its trap first
+        await(WAIT, () -> engine.client.inspectContainerCmd(containerId(id)).exec().getState().getRunning(), "running");
+        Thread.sleep(500);
         prefect.setFlowRunState(id, "RUNNING", "Running");
         long start = System.nanoTime();
         prefect.setFlowRunState(id, "CANCELLING", "Cancelling");

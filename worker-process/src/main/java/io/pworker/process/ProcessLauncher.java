@@ -1,271 +1,260 @@
 package io.pworker.process;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import io.pworker.spi.ExitStatus;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pworker.spi.Discovered;
 import io.pworker.spi.InfrastructureException;
 import io.pworker.spi.InfrastructureLauncher;
+import io.pworker.spi.InfrastructureScope;
 import io.pworker.spi.KillOutcome;
 import io.pworker.spi.LaunchException;
 import io.pworker.spi.LaunchRequest;
+import io.pworker.spi.Phase;
+import io.pworker.spi.PhaseSink;
 import io.pworker.spi.PluginContext;
 import io.pworker.spi.RunHandle;
-import io.pworker.spi.ShellWords;
-import java.io.BufferedReader;
-import java.io.File;
+import io.pworker.spi.Watch;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Launches flow runs as subprocesses. Each child is started through {@code setsid} so that it leads its own
- * process group: a cancellation then reaches everything the flow started (an engine, its subprocesses), not
- * just the first process, and the worker's own terminal signals do not reach the children.
+ * Launches flow runs as local processes, each in its own process group under the {@link ExitWrapper}, and finds
+ * them again after a worker restart through the {@link LaunchRecords} in the plugin's state directory.
+ *
+ * <p>Two kinds of process come through here: children, which this launcher started and whose exit code the JDK
+ * collects, and the others (started by an earlier worker process, or named by a handle alone), whose end the
+ * {@link ExitPoller} notices and whose exit code only the wrapper's file can tell.
  */
 final class ProcessLauncher implements InfrastructureLauncher {
 
-    private static final String SETSID = findSetsid();
+    private static final Duration POLL_INTERVAL = Duration.ofMillis(500);
+    private static final Duration OUTPUT_DRAIN = Duration.ofSeconds(2);
 
-    private final PluginContext context;
+    private final Map<String, String> environment;
+    private final ExitWrapper wrapper;
+    private final LaunchRecords records;
+    private final ProcessStarter starter;
+    private final RunTargets targets;
+    private final ExitPoller poller;
+    private final GroupSignals signals = new GroupSignals();
     private final Map<Long, Child> children = new ConcurrentHashMap<>();
+    private final Set<AtomicBoolean> openWatches = ConcurrentHashMap.newKeySet();
+    /** One launch at a time, so that two launches of the same run cannot both miss each other's record. */
+    private final ReentrantLock launching = new ReentrantLock();
+    /** Where a child's exit is reported: off the JDK's reaper thread, since the report waits for output to drain. */
+    private final Executor reporting = r -> Thread.ofVirtual().name("pworker-process-exit").start(r);
 
-    ProcessLauncher(PluginContext context) {
-        this.context = context;
-    }
-
-    /** What the launcher keeps about a child it started; the pid alone is enough for kill. */
-    private record Child(Process process, Path tempDir, Thread pump, java.util.concurrent.atomic.AtomicBoolean killed) {
-    }
-
-    @Override
-    public RunHandle launch(LaunchRequest request) throws LaunchException {
-        ProcessJobConfiguration config = ProcessJobConfiguration.from(request.configuration());
-        List<String> argv;
+    ProcessLauncher(PluginContext context, ExitWrapper wrapper) throws InfrastructureException {
+        this.environment = context.environment();
+        this.wrapper = wrapper;
         try {
-            argv = ShellWords.split(config.command());
-        } catch (IllegalArgumentException e) {
-            throw new LaunchException("invalid job configuration 'command': " + e.getMessage());
-        }
-        if (argv.isEmpty()) {
-            throw new LaunchException("invalid job configuration 'command': it is empty");
-        }
-        Path tempDir = null;
-        Path dir;
-        try {
-            if (config.workingDir() != null) {
-                dir = Path.of(config.workingDir());
-                if (!Files.isDirectory(dir)) {
-                    throw new LaunchException("working_dir '" + config.workingDir() + "' is not an existing directory");
-                }
-            } else {
-                tempDir = Files.createTempDirectory("pworker-" + request.run().id() + "-");
-                dir = tempDir;
-            }
+            this.records = new LaunchRecords(context.stateDirectory());
         } catch (IOException e) {
-            throw new LaunchException("cannot create a working directory for the flow run: " + e.getMessage(), e);
+            throw new InfrastructureException("cannot use the state directory " + context.stateDirectory() + ": " + e, e);
         }
-        Map<String, String> childEnv = new java.util.HashMap<>(context.environment());
-        // job variables win over the worker's own environment, unlike Prefect 3.4's runner (see README)
-        childEnv.putAll(config.env());
-        // setsid would turn "not found" into a late exit code; find the program first for a clear error
-        String program = resolve(argv.getFirst(), childEnv.get("PATH"), dir);
-        if (program == null) {
-            deleteQuietly(tempDir);
-            throw new LaunchException("cannot start command '" + argv.getFirst() + "': not found or not executable"
-                    + (argv.getFirst().contains("/") ? "" : " on PATH=" + childEnv.getOrDefault("PATH", "")));
-        }
-        List<String> command = new ArrayList<>();
-        if (SETSID != null) {
-            command.add(SETSID);
-        }
-        command.add(program);
-        command.addAll(argv.subList(1, argv.size()));
-        ProcessBuilder builder = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
-        if (!config.streamOutput()) {
-            builder.redirectOutput(ProcessBuilder.Redirect.DISCARD);
-        }
-        Map<String, String> env = builder.environment();
-        env.clear();
-        env.putAll(childEnv);
-        Process process;
+        String bootId = ProcStat.bootId();
+        this.starter = new ProcessStarter(wrapper, context.console(), bootId);
+        this.targets = new RunTargets(records, children, bootId);
+        this.poller = new ExitPoller(POLL_INTERVAL, bootId);
+    }
+
+    @Override
+    public RunHandle launch(LaunchRequest request) throws LaunchException, InterruptedException {
+        ProcessSpec spec = ProcessSpec.prepare(ProcessJobConfiguration.from(request.configuration()), environment);
+        String runId = request.run().id();
+        launching.lockInterruptibly();
         try {
-            process = builder.start();
-        } catch (IOException e) {
-            deleteQuietly(tempDir);
-            throw new LaunchException("cannot start command '" + argv.getFirst() + "': " + e.getMessage(), e);
-        }
-        Thread pump = null;
-        if (config.streamOutput()) {
-            String prefix = "[" + config.name() + "] ";
-            pump = Thread.ofVirtual().name("pworker-output-" + process.pid()).start(() -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
-                        StandardCharsets.UTF_8))) {
-                    String line;
-                    while ((line = r.readLine()) != null) {
-                        context.console().println(prefix + line);
-                    }
-                } catch (IOException ignored) {
-                    // the child closed its output
+            Optional<LaunchRecord> earlier = records.read(runId);
+            if (earlier.isPresent()) {
+                RunTarget t = targets.resolve(earlier.get());
+                // adopt only what is surely that process: a pid without a start time may have been reused
+                if ((t.identity().exact() || t.child() != null) && t.running(targets.bootId())) {
+                    request.log().info("Flow run '" + runId + "' already has process " + t.pid() + " from an earlier "
+                            + "launch; the worker watches that one instead of starting another");
+                    return RunTargets.handle(runId, t.identity());
                 }
-            });
+                // it ended and was never released: this launch is a new attempt at the run
+                ProcessStarter.deleteTree(pathOrNull(earlier.get().tempDir()));
+                records.forget(runId);
+            }
+            if (Thread.interrupted()) {
+                throw new InterruptedException("the launch of flow run " + runId + " was cancelled");
+            }
+            records.forgetExitCode(runId);
+            Child child = starter.start(request.run(), spec, records.exitFile(runId));
+            children.put(child.identity().pid(), child);
+            try {
+                records.write(new LaunchRecord(runId, child.identity(), wrapper.recordsExitCodes(),
+                        Objects.toString(child.tempDir(), null), request.run().workerName(),
+                        request.run().workPoolId(), request.run().workPoolName(), false));
+            } catch (IOException e) {
+                undo(child);
+                throw new LaunchException("cannot record the launch in the state directory, without which the worker "
+                        + "could not find the process again after a restart: " + e, e);
+            }
+            if (Thread.interrupted()) {
+                undo(child);
+                throw new InterruptedException("the launch of flow run " + runId + " was cancelled");
+            }
+            return RunTargets.handle(runId, child.identity());
+        } finally {
+            launching.unlock();
         }
-        children.put(process.pid(), new Child(process, tempDir, pump, new java.util.concurrent.atomic.AtomicBoolean()));
-        return new RunHandle(Long.toString(process.pid()), Map.of("pid", Long.toString(process.pid())));
     }
 
-    @Override
-    public Optional<ExitStatus> await(RunHandle handle, Duration timeout) throws InfrastructureException, InterruptedException {
-        long pid = pid(handle);
-        Child child = children.get(pid);
-        if (child != null) {
-            if (!child.process().waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                return Optional.empty();
-            }
-            if (child.pump() != null) {
-                child.pump().join(Duration.ofSeconds(2));
-            }
-            int code = child.process().exitValue();
-            // Java reports death by signal N as 128+N; Prefect's process worker reports -N
-            if (code > 128 && code < 160 && child.killed().get()) {
-                code = -(code - 128);
-            }
-            return Optional.of(ExitStatus.of(code));
-        }
-        Optional<ProcessHandle> other = ProcessHandle.of(pid);
-        if (other.isEmpty()) {
-            return Optional.of(new ExitStatus(-1, "Process " + pid + " is not running and was not started by this "
-                    + "worker process, so its exit code is unknown"));
-        }
+    /** Takes back a launch that must not stand: nothing of it stays running or on disk. */
+    private void undo(Child child) {
+        child.killRequested().set(true);
+        RunTarget t = new RunTarget(child.identity(), child.flowRunId(), null, child);
         try {
-            other.get().onExit().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            return Optional.of(new ExitStatus(-1, "Process " + pid + " ended, but was not started by this worker process; "
-                    + "its exit code is unknown"));
-        } catch (java.util.concurrent.TimeoutException e) {
-            return Optional.empty();
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw new InfrastructureException("cannot watch process " + pid + ": " + e.getCause(), e);
+            stop(t, Duration.ZERO);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (InfrastructureException e) {
+            // stop already sent SIGKILL to the group; nothing more can be done
+        } finally {
+            children.remove(child.identity().pid(), child);
+            ProcessStarter.deleteTree(child.tempDir());
+            records.forget(child.flowRunId());
         }
     }
 
     @Override
-    public KillOutcome kill(RunHandle handle, Duration grace) throws InfrastructureException, InterruptedException {
-        long pid = pid(handle);
-        Child child = children.get(pid);
-        Optional<ProcessHandle> ph = child != null ? Optional.of(child.process().toHandle()) : ProcessHandle.of(pid);
-        if (ph.isEmpty() || !ph.get().isAlive()) {
+    public Watch watch(RunHandle handle, ObjectNode configuration, PhaseSink sink) throws InfrastructureException {
+        RunTarget t = resolve(handle);
+        AtomicBoolean open = new AtomicBoolean(true);
+        PhaseSink guarded = phase -> {
+            if (open.get()) {
+                sink.report(phase);
+            }
+        };
+        openWatches.add(open);
+        Runnable forget = () -> {
+        };
+        if (t.child() != null) {
+            if (t.child().process().isAlive()) {
+                guarded.report(new Phase.Running());
+            }
+            t.child().process().onExit().thenRunAsync(() -> {
+                drainOutput(t.child());
+                guarded.report(targets.ended(t));
+            }, reporting);
+        } else if (t.running(targets.bootId())) {
+            guarded.report(new Phase.Running());
+            forget = poller.watch(t.identity(), () -> guarded.report(targets.ended(t)));
+        } else {
+            guarded.report(targets.ended(t));
+        }
+        Runnable unwatch = forget;
+        return () -> {
+            open.set(false);
+            openWatches.remove(open);
+            unwatch.run();
+        };
+    }
+
+    private static void drainOutput(Child child) {
+        if (child.pump() != null) {
+            try {
+                child.pump().join(OUTPUT_DRAIN);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    @Override
+    public Phase recover(RunHandle handle, ObjectNode configuration) throws InfrastructureException {
+        return targets.phase(resolve(handle));
+    }
+
+    @Override
+    public KillOutcome kill(RunHandle handle, ObjectNode configuration, Duration grace)
+            throws InfrastructureException, InterruptedException {
+        RunTarget t = resolve(handle);
+        if (!t.running(targets.bootId())) {
             return KillOutcome.NOT_FOUND;
         }
-        if (child != null) {
-            child.killed().set(true);
-        }
-        boolean group = SETSID != null && child != null;
-        signal(pid, "TERM", true, group);
-        try {
-            ph.get().onExit().get(grace.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
-            signal(pid, "KILL", true, group);
-            try {
-                ph.get().onExit().get(10, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException again) {
-                throw new InfrastructureException("process " + pid + " survived SIGKILL");
-            }
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw new InfrastructureException("cannot watch process " + pid + ": " + e.getCause(), e);
-        }
-        if (group) {
-            // the leader is gone (its pid may already belong to someone else): sweep only its group
-            signal(pid, "KILL", false, true);
-        }
+        markKillRequested(t);
+        stop(t, grace);
         return KillOutcome.KILLED;
     }
 
-    /**
-     * Signals the process and, when it leads its own group, the whole group, with the system's kill(1). The
-     * process itself is named too: right after start, before {@code setsid} has run, the group does not exist.
-     */
-    private static void signal(long pid, String signal, boolean leader, boolean group) throws InterruptedException {
-        List<String> command = new ArrayList<>(List.of("kill", "-s", signal, "--"));
-        if (leader) {
-            command.add(Long.toString(pid));
+    private void stop(RunTarget t, Duration grace) throws InfrastructureException, InterruptedException {
+        new GroupStop(t, wrapper, signals, targets.bootId()).run(grace);
+    }
+
+    /** Remembers, for the exit report, that the worker asked the process to stop; survives a worker restart. */
+    private void markKillRequested(RunTarget t) {
+        if (t.child() != null) {
+            t.child().killRequested().set(true);
         }
-        if (group) {
-            command.add("-" + pid);
-        }
-        try {
-            Process p = new ProcessBuilder(command)
-                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-            p.waitFor(5, TimeUnit.SECONDS);
-        } catch (IOException e) {
-            // without kill(1), fall back to the JDK, which reaches the leader only
-            ProcessHandle.of(pid).ifPresent(h -> {
-                if (signal.equals("KILL")) {
-                    h.destroyForcibly();
-                } else {
-                    h.destroy();
-                }
-            });
+        if (t.record() != null) {
+            try {
+                records.markKillRequested(t.flowRunId());
+            } catch (IOException e) {
+                // then a signal death seen after a restart is reported as 128+N rather than -N
+            }
         }
     }
 
     @Override
-    public void release(RunHandle handle) {
-        Child child = children.remove(pid(handle));
-        if (child != null) {
-            deleteQuietly(child.tempDir());
-        }
+    public List<Discovered> discover(InfrastructureScope scope) {
+        return records.all().stream().filter(r -> inScope(r, scope)).map(r -> {
+            RunTarget t = targets.resolve(r);
+            return new Discovered(r.flowRunId(), RunTargets.handle(r.flowRunId(), r.identity()), targets.phase(t));
+        }).toList();
     }
 
-    private static long pid(RunHandle handle) {
+    private static boolean inScope(LaunchRecord r, InfrastructureScope scope) {
+        boolean pool = r.workPoolId() != null ? r.workPoolId().equals(scope.workPoolId())
+                : r.workPoolName() != null && r.workPoolName().equals(scope.workPoolName());
+        return pool && (scope.workerName() == null || scope.workerName().equals(r.workerName()));
+    }
+
+    @Override
+    public void release(RunHandle handle, ObjectNode configuration) {
+        RunTarget t;
         try {
-            String pid = handle.infrastructurePid();
-            // older Prefect releases wrote "<hostname>:<pid>"
-            return Long.parseLong(pid.substring(pid.lastIndexOf(':') + 1));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("not a process infrastructure_pid: " + handle.infrastructurePid());
-        }
-    }
-
-    private static void deleteQuietly(Path dir) {
-        if (dir == null) {
+            t = resolve(handle);
+        } catch (InfrastructureException e) {
             return;
         }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
-        } catch (IOException ignored) {
-            // a temp dir left behind is harmless
+        if (t.child() != null) {
+            children.remove(t.pid(), t.child());
+            ProcessStarter.deleteTree(t.child().tempDir());
+        }
+        if (t.record() != null) {
+            ProcessStarter.deleteTree(pathOrNull(t.record().tempDir()));
+            records.forget(t.flowRunId());
         }
     }
 
-    private static String resolve(String program, String path, Path workingDir) {
-        if (program.contains("/")) {
-            Path p = workingDir.resolve(program);
-            return Files.isRegularFile(p) && Files.isExecutable(p) ? program : null;
-        }
-        for (String dir : (path == null ? "/usr/local/bin:/usr/bin:/bin" : path).split(":")) {
-            Path p = Path.of(dir.isEmpty() ? "." : dir).resolve(program);
-            if (Files.isRegularFile(p) && Files.isExecutable(p)) {
-                return p.toString();
-            }
-        }
-        return null;
+    @Override
+    public void close() {
+        poller.close();
+        openWatches.forEach(open -> open.set(false));
+        openWatches.clear();
     }
 
-    private static String findSetsid() {
-        for (String candidate : new String[] {"/usr/bin/setsid", "/bin/setsid"}) {
-            if (Files.isExecutable(Path.of(candidate))) {
-                return candidate;
-            }
+    private RunTarget resolve(RunHandle handle) throws InfrastructureException {
+        try {
+            return targets.resolve(handle);
+        } catch (IllegalArgumentException e) {
+            throw new InfrastructureException(e.getMessage(), e);
         }
-        return null;
+    }
+
+    private static Path pathOrNull(String path) {
+        return path == null ? null : Path.of(path);
     }
 }

@@ -2,6 +2,7 @@ package io.pworker.process;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.Capabilities;
+import io.pworker.spi.InfrastructureException;
 import io.pworker.spi.InfrastructureLauncher;
 import io.pworker.spi.InfrastructurePlugin;
 import io.pworker.spi.PluginContext;
@@ -10,7 +11,7 @@ import io.pworker.spi.PluginContext;
 public final class ProcessPlugin implements InfrastructurePlugin {
 
     /** Local processes die with the worker's host, so the worker stops them when it stops (as Prefect does). */
-    private static final Capabilities CAPABILITIES = new Capabilities(true, false, true);
+    private static final Capabilities CAPABILITIES = new Capabilities(true, false);
 
     @Override
     public String type() {
@@ -33,7 +34,7 @@ public final class ProcessPlugin implements InfrastructurePlugin {
     }
 
     @Override
-    public InfrastructureLauncher create(PluginContext context) {
-        return new ProcessLauncher(context);
+    public InfrastructureLauncher create(PluginContext context) throws InfrastructureException {
+        return new ProcessLauncher(context, ExitWrapper.detect());
     }
 }

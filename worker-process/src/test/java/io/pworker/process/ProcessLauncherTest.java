@@ -1,18 +1,25 @@
 package io.pworker.process;
 
+import static io.pworker.process.ProcessTests.alive;
+import static io.pworker.process.ProcessTests.read;
+import static io.pworker.process.ProcessTests.shellQuote;
+import static io.pworker.process.ProcessTests.waitFor;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.pworker.spi.ExitStatus;
+import io.pworker.spi.Discovered;
 import io.pworker.spi.FlowRunInfo;
+import io.pworker.spi.InfrastructureScope;
 import io.pworker.spi.KillOutcome;
 import io.pworker.spi.LaunchException;
 import io.pworker.spi.LaunchRequest;
+import io.pworker.spi.Phase;
 import io.pworker.spi.PluginContext;
 import io.pworker.spi.RunHandle;
 import io.pworker.spi.RunLog;
+import io.pworker.spi.Watch;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -21,34 +28,27 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+/** What is particular to local processes: argv, directories, environment, output, signals, the state directory. */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ProcessLauncherTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-    private final ProcessLauncher launcher = (ProcessLauncher) new ProcessPlugin().create(new PluginContext("w",
-            Map.of("PATH", System.getenv("PATH"), "FROM_WORKER", "worker", "OVERRIDDEN", "worker"),
-            new PrintStream(out, true, StandardCharsets.UTF_8), Clock.systemUTC()));
-    private RunHandle handle;
-
-    @AfterEach
-    void cleanUp() throws Exception {
-        if (handle != null) {
-            launcher.kill(handle, Duration.ofMillis(100));
-            launcher.release(handle);
-        }
-    }
-
+    private static final String POOL_ID = UUID.randomUUID().toString();
     private static final RunLog LOG = new RunLog() {
         @Override
         public void info(String message) {
@@ -63,23 +63,97 @@ class ProcessLauncherTest {
         }
     };
 
-    private RunHandle launch(String json) throws Exception {
-        ObjectNode config = (ObjectNode) JSON.readTree(json);
-        FlowRunInfo run = new FlowRunInfo(UUID.randomUUID().toString(), "tidy-otter", null, null, null, null, "p", null,
-                "w", List.of());
-        handle = launcher.launch(new LaunchRequest(run, config, LOG));
-        return handle;
-    }
+    @TempDir
+    Path state;
+    @TempDir
+    Path dir;
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final List<ProcessLauncher> launchers = new ArrayList<>();
+    private final List<RunHandle> handles = new ArrayList<>();
+    private final List<Watch> watches = new ArrayList<>();
 
-    private ExitStatus awaitExit(RunHandle h) throws Exception {
-        Instant deadline = Instant.now().plusSeconds(30);
-        while (Instant.now().isBefore(deadline)) {
-            Optional<ExitStatus> s = launcher.await(h, Duration.ofMillis(500));
-            if (s.isPresent()) {
-                return s.get();
+    @AfterEach
+    void cleanUp() throws Exception {
+        watches.forEach(Watch::close);
+        for (RunHandle h : handles) {
+            for (ProcessLauncher l : launchers) {
+                l.kill(h, null, Duration.ofMillis(100));
+                l.release(h, null);
             }
         }
-        throw new AssertionError("process did not exit");
+        launchers.forEach(ProcessLauncher::close);
+    }
+
+    /** A launcher over the test's state directory: the worker, or the worker after a restart. */
+    private ProcessLauncher launcher() throws Exception {
+        ProcessLauncher l = new ProcessLauncher(new PluginContext("w",
+                Map.of("PATH", System.getenv("PATH"), "FROM_WORKER", "worker", "OVERRIDDEN", "worker"),
+                new PrintStream(out, true, StandardCharsets.UTF_8), Clock.systemUTC(), state), ExitWrapper.detect());
+        launchers.add(l);
+        return l;
+    }
+
+    private ProcessLauncher first() throws Exception {
+        return launchers.isEmpty() ? launcher() : launchers.getFirst();
+    }
+
+    private static FlowRunInfo newRun() {
+        return new FlowRunInfo(UUID.randomUUID().toString(), "tidy-otter", null, null, null, null, "p", POOL_ID, "w",
+                List.of());
+    }
+
+    private RunHandle launch(String json) throws Exception {
+        return launch(first(), newRun(), json);
+    }
+
+    private RunHandle launch(ProcessLauncher l, FlowRunInfo run, String json) throws Exception {
+        RunHandle h = l.launch(new LaunchRequest(run, (ObjectNode) JSON.readTree(json), LOG));
+        handles.add(h);
+        return h;
+    }
+
+    private BlockingQueue<Phase> watch(ProcessLauncher l, RunHandle h) throws Exception {
+        BlockingQueue<Phase> phases = new LinkedBlockingQueue<>();
+        watches.add(l.watch(h, null, phases::add));
+        return phases;
+    }
+
+    private Phase awaitEnd(RunHandle h) throws Exception {
+        return awaitEnd(watch(first(), h));
+    }
+
+    private static Phase awaitEnd(BlockingQueue<Phase> phases) throws InterruptedException {
+        Instant deadline = Instant.now().plusSeconds(30);
+        while (Instant.now().isBefore(deadline)) {
+            Phase p = phases.poll(100, TimeUnit.MILLISECONDS);
+            if (p != null && p.terminal()) {
+                return p;
+            }
+        }
+        throw new AssertionError("process did not end");
+    }
+
+    /**
+     * Waits until the wrapper runs the command. A signal sent before that ends the wrapper before it could set
+     * its trap, and then no exit code is written.
+     */
+    private static void awaitCommand(RunHandle h) throws InterruptedException {
+        long pid = Long.parseLong(h.infrastructurePid());
+        waitFor("the command runs under the wrapper", () -> ProcessHandle.of(pid)
+                .map(p -> p.children().findAny().isPresent()).orElse(false));
+    }
+
+    private static int code(Phase p) {
+        assertThat(p).isInstanceOf(Phase.Exited.class);
+        return ((Phase.Exited) p).status().code();
+    }
+
+    private static String command(String... words) {
+        return Stream.of(words).map(ProcessTests::shellQuote).collect(Collectors.joining(" "));
+    }
+
+    private static String config(String command, String more) {
+        return "{\"command\":" + JSON.valueToTree(command) + ",\"name\":\"n\"" + more + "}";
     }
 
     @Test
@@ -92,70 +166,244 @@ class ProcessLauncherTest {
     void reportsTheExitCodeAndThePidAsInfrastructurePid() throws Exception {
         RunHandle h = launch("{\"command\":\"sh -c 'exit 3'\",\"name\":\"n\"}");
         assertThat(h.infrastructurePid()).matches("\\d+");
-        assertThat(awaitExit(h).code()).isEqualTo(3);
+        assertThat(code(awaitEnd(h))).isEqualTo(3);
+    }
+
+    @Test
+    void theArgumentsReachTheProgramExactlyWithNoShellInBetween() throws Exception {
+        List<String> args = List.of("a b", "$HOME", "${PATH}", "x; touch " + dir.resolve("injected"), "it's",
+                "\"double\"", "line\nbreak", "back\\slash", "", "*", "$(touch " + dir.resolve("subst") + ")", "`id`",
+                "-e", "--");
+        Path received = dir.resolve("argv");
+        List<String> words = new ArrayList<>(List.of("sh", "-c", "for a in \"$@\"; do printf '%s\\0' \"$a\"; done > \"$0\"",
+                received.toString()));
+        words.addAll(args);
+        RunHandle h = launch(config(command(words.toArray(String[]::new)), ""));
+        assertThat(code(awaitEnd(h))).isZero();
+        String got = Files.readString(received);
+        assertThat(List.of(got.substring(0, got.length() - 1).split("\0", -1))).isEqualTo(args);
+        assertThat(dir.resolve("injected")).doesNotExist();
+        assertThat(dir.resolve("subst")).doesNotExist();
+    }
+
+    @Test
+    void theInfrastructurePidIsTheWrapperThatLeadsTheRunsProcessGroup() throws Exception {
+        RunHandle h = launch(config("sleep 300", ""));
+        long pid = Long.parseLong(h.infrastructurePid());
+        awaitCommand(h);
+        assertThat(Files.readString(Path.of("/proc/" + pid + "/cmdline"))).contains(ExitWrapper.NAME);
+        assertThat(ProcStat.read(pid).orElseThrow().leadsItsGroup()).isTrue();
+        ProcessHandle command = ProcessHandle.of(pid).orElseThrow().children().findFirst().orElseThrow();
+        assertThat(command.info().command()).hasValueSatisfying(c -> assertThat(c).endsWith("sleep"));
+        assertThat(ProcStat.read(command.pid()).orElseThrow().processGroup()).isEqualTo(pid);
     }
 
     @Test
     void jobEnvironmentOverridesTheWorkersOwn() throws Exception {
         RunHandle h = launch("{\"command\":\"sh -c 'echo $FROM_WORKER-$OVERRIDDEN-$JOB'\",\"name\":\"envy\","
                 + "\"env\":{\"OVERRIDDEN\":\"job\",\"JOB\":\"yes\"}}");
-        assertThat(awaitExit(h).code()).isZero();
+        assertThat(code(awaitEnd(h))).isZero();
         assertThat(out.toString(StandardCharsets.UTF_8)).contains("[envy] worker-job-yes");
     }
 
     @Test
     void streamOutputOffDiscardsOutput() throws Exception {
         RunHandle h = launch("{\"command\":\"echo hidden\",\"name\":\"quiet\",\"stream_output\":false}");
-        assertThat(awaitExit(h).code()).isZero();
+        assertThat(code(awaitEnd(h))).isZero();
         assertThat(out.toString(StandardCharsets.UTF_8)).doesNotContain("hidden");
     }
 
     @Test
-    void runsInTheWorkingDirOrATemporaryOneThatIsRemoved(@TempDir Path dir) throws Exception {
+    void streamOutputCopiesStdoutAndStderrOfTheCommand() throws Exception {
+        RunHandle h = launch("{\"command\":\"sh -c 'echo to-out; echo to-err >&2'\",\"name\":\"loud\"}");
+        assertThat(code(awaitEnd(h))).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).contains("[loud] to-out", "[loud] to-err");
+    }
+
+    @Test
+    void runsInTheWorkingDirOrATemporaryOneThatIsRemoved() throws Exception {
         RunHandle h = launch("{\"command\":\"pwd\",\"name\":\"wd\",\"working_dir\":\"" + dir + "\"}");
-        awaitExit(h);
+        awaitEnd(h);
         assertThat(out.toString(StandardCharsets.UTF_8)).contains("[wd] " + dir.toRealPath());
-        launcher.release(h);
-        handle = null;
+        first().release(h, null);
 
         out.reset();
         RunHandle t = launch("{\"command\":\"pwd\",\"name\":\"tmp\"}");
-        awaitExit(t);
+        awaitEnd(t);
         String printed = out.toString(StandardCharsets.UTF_8).trim().replace("[tmp] ", "");
         assertThat(Path.of(printed)).exists();
-        launcher.release(t);
-        handle = null;
+        first().release(t, null);
         assertThat(Path.of(printed)).doesNotExist();
     }
 
     @Test
-    void killReachesTheWholeProcessGroupEvenWhenTheLeaderIgnoresSigterm(@TempDir Path dir) throws Exception {
+    void killReachesTheWholeProcessGroupEvenWhenTheCommandIgnoresSigterm() throws Exception {
         Path childPid = dir.resolve("child.pid");
-        RunHandle h = launch("{\"command\":\"sh -c 'trap \\\"\\\" TERM; sleep 300 & echo $! > " + childPid
-                + "; wait; sleep 300'\",\"name\":\"stubborn\"}");
-        waitFor(() -> Files.exists(childPid) && !read(childPid).isEmpty());
+        RunHandle h = launch(config("sh -c " + shellQuote("trap '' TERM; sleep 300 & echo $! > " + childPid
+                + "; wait; sleep 300"), ""));
+        waitFor("background child started", () -> !read(childPid).isEmpty());
         long child = Long.parseLong(read(childPid));
+        BlockingQueue<Phase> phases = watch(first(), h);
         long started = System.nanoTime();
-        assertThat(launcher.kill(h, Duration.ofSeconds(1))).isEqualTo(KillOutcome.KILLED);
+        assertThat(first().kill(h, null, Duration.ofSeconds(1))).isEqualTo(KillOutcome.KILLED);
         assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(10));
-        assertThat(awaitExit(h).code()).isEqualTo(-9);
-        waitFor(() -> ProcessHandle.of(child).map(p -> !p.isAlive()).orElse(true));
+        assertThat(code(awaitEnd(phases))).isEqualTo(-9);
+        waitFor("background child gone", () -> !alive(child));
     }
 
     @Test
     void aPoliteProcessEndsOnSigtermWithMinus15() throws Exception {
-        RunHandle h = launch("{\"command\":\"sleep 300\",\"name\":\"polite\"}");
-        assertThat(launcher.kill(h, Duration.ofSeconds(10))).isEqualTo(KillOutcome.KILLED);
-        assertThat(awaitExit(h).code()).isEqualTo(-15);
+        RunHandle h = launch(config("sleep 300", ""));
+        BlockingQueue<Phase> phases = watch(first(), h);
+        assertThat(first().kill(h, null, Duration.ofSeconds(10))).isEqualTo(KillOutcome.KILLED);
+        assertThat(code(awaitEnd(phases))).isEqualTo(-15);
+    }
+
+    @Test
+    void sigtermReachesTheCommandThroughTheWrapperAndACleanExitIsReportedAsZero() throws Exception {
+        Path ready = dir.resolve("ready");
+        Path got = dir.resolve("got");
+        RunHandle h = launch(config("sh -c " + shellQuote("trap 'echo TERM > " + got + "; exit 0' TERM; touch " + ready
+                + "; sleep 300 & wait"), ""));
+        waitFor("trap installed", () -> Files.exists(ready));
+        BlockingQueue<Phase> phases = watch(first(), h);
+        long started = System.nanoTime();
+        assertThat(first().kill(h, null, Duration.ofSeconds(20))).isEqualTo(KillOutcome.KILLED);
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(10));
+        assertThat(code(awaitEnd(phases))).isZero();
+        assertThat(read(got)).isEqualTo("TERM");
+        assertThat(read(state.resolve("exit").resolve(flowRunId(h)))).isEqualTo("0");
+    }
+
+    @Test
+    void aLauncherThatDidNotStartTheRunReadsItsRecordedExitCode() throws Exception {
+        RunHandle exited = launch(config("sh -c 'exit 5'", ""));
+        awaitEnd(exited);
+        RunHandle stopped = launch(config("sleep 300", ""));
+        awaitCommand(stopped);
+        first().kill(stopped, null, Duration.ofSeconds(10));
+        RunHandle killedOutside = launch(config("sleep 300", ""));
+        BlockingQueue<Phase> outside = watch(first(), killedOutside);
+        awaitCommand(killedOutside);
+        new ProcessBuilder("kill", "-s", "TERM", "--", "-" + killedOutside.infrastructurePid()).start().waitFor();
+        awaitEnd(outside);
+
+        ProcessLauncher restarted = launcher();
+        assertThat(code(restarted.recover(exited, null))).isEqualTo(5);
+        assertThat(code(restarted.recover(stopped, null))).as("the worker asked it to stop").isEqualTo(-15);
+        assertThat(code(restarted.recover(killedOutside, null))).as("someone else did").isEqualTo(143);
+        assertThat(code(awaitEnd(watch(restarted, exited)))).isEqualTo(5);
+    }
+
+    @Test
+    void aLauncherThatDidNotStartTheRunWatchesAndStopsIt() throws Exception {
+        RunHandle h = launch(config("sleep 300", ""));
+        awaitCommand(h);
+        ProcessLauncher restarted = launcher();
+        assertThat(restarted.recover(h, null)).isInstanceOf(Phase.Running.class);
+        BlockingQueue<Phase> phases = watch(restarted, h);
+        assertThat(phases.poll(5, TimeUnit.SECONDS)).isInstanceOf(Phase.Running.class);
+        assertThat(restarted.kill(h, null, Duration.ofSeconds(10))).isEqualTo(KillOutcome.KILLED);
+        assertThat(code(awaitEnd(phases))).isEqualTo(-15);
+        assertThat(restarted.kill(h, null, Duration.ofSeconds(1))).isEqualTo(KillOutcome.NOT_FOUND);
+    }
+
+    @Test
+    void aHandleWhosePidNowBelongsToAnotherProcessIsNeitherReportedNorSignalled() throws Exception {
+        RunHandle h = launch(config("sleep 300", ""));
+        Map<String, String> stale = new HashMap<>(h.state());
+        stale.put(RunTargets.START_TICKS, Long.toString(Long.parseLong(stale.get(RunTargets.START_TICKS)) - 1));
+        RunHandle earlierProcess = new RunHandle(h.infrastructurePid(), stale);
+        ProcessLauncher restarted = launcher();
+
+        Phase recovered = restarted.recover(earlierProcess, null);
+        assertThat(recovered).isInstanceOf(Phase.Gone.class);
+        assertThat(((Phase.Gone) recovered).reason()).contains("belongs to another process");
+        assertThat(awaitEnd(watch(restarted, earlierProcess))).isInstanceOf(Phase.Gone.class);
+        assertThat(restarted.kill(earlierProcess, null, Duration.ofSeconds(1))).isEqualTo(KillOutcome.NOT_FOUND);
+        assertThat(first().kill(earlierProcess, null, Duration.ofSeconds(1))).isEqualTo(KillOutcome.NOT_FOUND);
+        Thread.sleep(200);
+        assertThat(alive(Long.parseLong(h.infrastructurePid()))).isTrue();
     }
 
     @Test
     void handleRebuiltFromThePidAloneCanBeKilled() throws Exception {
-        RunHandle h = launch("{\"command\":\"sleep 300\",\"name\":\"orphan\"}");
+        RunHandle h = launch(config("sleep 300", ""));
+        BlockingQueue<Phase> phases = watch(first(), h);
         RunHandle fromPid = RunHandle.ofPid(h.infrastructurePid());
-        assertThat(launcher.kill(fromPid, Duration.ofSeconds(5))).isEqualTo(KillOutcome.KILLED);
-        assertThat(awaitExit(h).code()).isNotZero();
-        assertThat(launcher.kill(fromPid, Duration.ofSeconds(1))).isEqualTo(KillOutcome.NOT_FOUND);
+        assertThat(first().kill(fromPid, null, Duration.ofSeconds(5))).isEqualTo(KillOutcome.KILLED);
+        assertThat(code(awaitEnd(phases))).isEqualTo(-15);
+        assertThat(first().kill(fromPid, null, Duration.ofSeconds(1))).isEqualTo(KillOutcome.NOT_FOUND);
+    }
+
+    @Test
+    void aSecondLaunchAfterTheProcessEndedStartsANewOne() throws Exception {
+        FlowRunInfo run = newRun();
+        RunHandle once = launch(first(), run, config("sh -c 'exit 2'", ""));
+        assertThat(code(awaitEnd(once))).isEqualTo(2);
+        RunHandle again = launch(launcher(), run, config("sh -c 'exit 0'", ""));
+        assertThat(again.state()).isNotEqualTo(once.state());
+        assertThat(code(awaitEnd(watch(launchers.getLast(), again)))).isZero();
+    }
+
+    @Test
+    void anInterruptedLaunchStartsNothing() throws Exception {
+        ProcessLauncher l = first();
+        long before = ProcessHandle.current().children().count();
+        Thread.currentThread().interrupt();
+        try {
+            assertThatThrownBy(() -> launch(l, newRun(), config("sleep 300", "")))
+                    .isInstanceOf(InterruptedException.class);
+        } finally {
+            Thread.interrupted();
+        }
+        assertThat(ProcessHandle.current().children().count()).isEqualTo(before);
+        try (Stream<Path> records = Files.list(state.resolve("runs"))) {
+            assertThat(records).isEmpty();
+        }
+    }
+
+    @Test
+    void releaseByALauncherThatDidNotStartTheRunRemovesItsFiles() throws Exception {
+        RunHandle h = launch("{\"command\":\"pwd\",\"name\":\"tmp\"}");
+        awaitEnd(h);
+        Path temp = Path.of(out.toString(StandardCharsets.UTF_8).trim().replace("[tmp] ", ""));
+        assertThat(temp).exists();
+        assertThat(state.resolve("exit").resolve(flowRunId(h))).exists();
+        launcher().release(h, null);
+        assertThat(temp).doesNotExist();
+        try (Stream<Path> left = Stream.concat(Files.list(state.resolve("runs")), Files.list(state.resolve("exit")))) {
+            assertThat(left).isEmpty();
+        }
+    }
+
+    @Test
+    void discoverListsTheRecordedLaunchesOfThePool() throws Exception {
+        RunHandle h = launch(config("sleep 300", ""));
+        List<Discovered> found = launcher().discover(new InfrastructureScope(POOL_ID, "p", null));
+        assertThat(found).singleElement().satisfies(d -> {
+            assertThat(d.flowRunId()).isEqualTo(flowRunId(h));
+            assertThat(d.handle()).isEqualTo(h);
+            assertThat(d.phase()).isInstanceOf(Phase.Running.class);
+        });
+        assertThat(launchers.getLast().discover(new InfrastructureScope(POOL_ID, "p", "other-worker"))).isEmpty();
+        assertThat(launchers.getLast().discover(new InfrastructureScope(UUID.randomUUID().toString(), "q", null)))
+                .isEmpty();
+    }
+
+    @Test
+    void manyRunsOfAnEarlierWorkerAreWatchedWithoutAThreadEach() throws Exception {
+        List<RunHandle> runs = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            runs.add(launch(config("sleep 300", ",\"stream_output\":false")));
+        }
+        ProcessLauncher restarted = launcher();
+        long before = platformThreads();
+        for (RunHandle h : runs) {
+            watch(restarted, h);
+        }
+        Thread.sleep(1000);
+        assertThat(platformThreads() - before).isLessThan(5);
     }
 
     @Test
@@ -168,24 +416,23 @@ class ProcessLauncherTest {
                 .isInstanceOf(LaunchException.class).hasMessageContaining("working_dir");
         assertThatThrownBy(() -> launch("{\"command\":\"/no/such/binary\"}"))
                 .isInstanceOf(LaunchException.class).hasMessageContaining("/no/such/binary");
-        handle = null;
     }
 
-    private static String read(Path p) {
-        try {
-            return Files.readString(p).trim();
-        } catch (java.io.IOException e) {
-            return "";
-        }
+    @Test
+    void procStatIsReadPastACommandNameWithSpacesAndParentheses() {
+        String line = "4242 (evil) (name 1) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 200";
+        ProcStat s = ProcStat.parse(4242, line).orElseThrow();
+        assertThat(s.state()).isEqualTo('S');
+        assertThat(s.processGroup()).isEqualTo(4242);
+        assertThat(s.startTicks()).isEqualTo(987654);
+        assertThat(s.leadsItsGroup()).isTrue();
     }
 
-    private static void waitFor(java.util.function.BooleanSupplier condition) throws InterruptedException {
-        Instant deadline = Instant.now().plusSeconds(20);
-        while (!condition.getAsBoolean()) {
-            if (Instant.now().isAfter(deadline)) {
-                throw new AssertionError("condition not met in 20 s");
-            }
-            Thread.sleep(20);
-        }
+    private static String flowRunId(RunHandle h) {
+        return h.state().get(RunTargets.FLOW_RUN_ID);
+    }
+
+    private static long platformThreads() {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> !t.isVirtual()).count();
     }
 }

@@ -199,7 +199,8 @@ class ProcessWorkerEndToEndTest {
     @Test
     void healthIsOkWhilePollingAnd503WhenTheApiStopsAnswering() throws Exception {
         Worker w = start(WorkerOptions.of("pool", "process").withName("h").withHealthcheck(true),
-                settings("PREFECT_WORKER_QUERY_SECONDS", "0.1", "PREFECT_WORKER_WEBSERVER_HOST", "127.0.0.1",
+                // the poll interval has a 1 s floor, so /health turns 503 30 s after the last successful poll
+                settings("PREFECT_WORKER_QUERY_SECONDS", "1", "PREFECT_WORKER_WEBSERVER_HOST", "127.0.0.1",
                         "PREFECT_WORKER_WEBSERVER_PORT", "0", "PREFECT_CLIENT_MAX_RETRIES", "0"));
         HttpClient http = HttpClient.newHttpClient();
         URI health = URI.create("http://127.0.0.1:" + w.healthPort() + "/health");
@@ -207,7 +208,7 @@ class ProcessWorkerEndToEndTest {
         assertThat(ok.statusCode()).isEqualTo(200);
         assertThat(ok.body()).isEqualTo("{\"message\":\"OK\"}");
         prefect.setAvailable(false);
-        await(WAIT, () -> {
+        await(Duration.ofSeconds(60), () -> {
             try {
                 return http.send(HttpRequest.newBuilder(health).build(), HttpResponse.BodyHandlers.ofString())
                         .statusCode() == 503;

@@ -35,6 +35,22 @@ import java.util.regex.Pattern;
  * is checked against Prefect's OpenAPI document ({@link #contractViolations()}); a request body the real server
  * would refuse gets its 422.
  *
+ * <p>{@link #setServerVersion} picks the Prefect version it claims on {@code /admin/version} (3.4.25 by default)
+ * and how its event sockets behave, as measured against real 3.4.25 and 3.8.3 servers:
+ * <ul>
+ *   <li>{@code /events/in} before 3.7.0: no subprotocol is selected and every frame is an event; an auth message
+ *       is a contract violation and drops the socket without a close frame, as 3.4.25 does;</li>
+ *   <li>{@code /events/in} from 3.7.0 with the {@code prefect} subprotocol: the auth message must come first
+ *       (else close 1008 "Expected 'auth' message"); without the subprotocol, plain events as before 3.7.0;</li>
+ *   <li>{@code /events/out} with the subprotocol: auth first on every version; without it, 3.4.25 refuses the
+ *       upgrade (403) and 3.7.0+ take the filter as the first frame (else close 1002).</li>
+ * </ul>
+ *
+ * <p>Faults: {@link #failNext} answers an error to matching calls, {@link #answerNext} any status and body,
+ * {@link #loseResponsesNext} processes a call and then answers 502 (a response lost on the way back),
+ * {@link #outageOn} makes the whole server answer 503 for a while from a matching call on, and
+ * {@link #setAvailable} does so until told otherwise.
+ *
  * <p>All state lives behind this object's monitor; connections are served on virtual threads.
  */
 public final class FakePrefectServer implements AutoCloseable, HttpTransport.Handler {
@@ -69,9 +85,16 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
     private final List<Subscriber> subscribers = new CopyOnWriteArrayList<>();
     private final List<Failure> failures = new CopyOnWriteArrayList<>();
     private final Set<Socket> eventSockets = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final java.util.concurrent.atomic.AtomicLong unavailableAnswers = new java.util.concurrent.atomic.AtomicLong();
 
     private volatile boolean available = true;
+    private volatile String serverVersion = "3.4.25";
+    private final List<Outage> outages = new CopyOnWriteArrayList<>();
+    private volatile long outageUntil;
+    private final List<Failure> lostResponses = new CopyOnWriteArrayList<>();
     private volatile boolean eventsSocketEnabled = true;
+    private volatile boolean eventSocketsCloseAtOnce;
+    private final List<String> upgrades = new CopyOnWriteArrayList<>();
     private volatile String requiredAuthorization;
     private volatile boolean csrf;
     private final Map<String, String> csrfTokens = new java.util.concurrent.ConcurrentHashMap<>();
@@ -84,14 +107,44 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
         final Pattern path;
         final int status;
         final double retryAfter;
+        final String contentType;
+        final String body;
         int remaining;
 
         Failure(String method, Pattern path, int status, int times, double retryAfter) {
+            this(method, path, status, times, retryAfter, "application/json", "{\"detail\":\"injected failure\"}");
+        }
+
+        Failure(String method, Pattern path, int status, int times, double retryAfter, String contentType, String body) {
             this.method = method;
             this.path = path;
             this.status = status;
             this.remaining = times;
             this.retryAfter = retryAfter;
+            this.contentType = contentType;
+            this.body = body;
+        }
+
+        /** Uses up one of its times when the request matches. */
+        synchronized boolean take(String requestMethod, String requestPath) {
+            if (remaining > 0 && method.equalsIgnoreCase(requestMethod) && path.matcher(requestPath).matches()) {
+                remaining--;
+                return true;
+            }
+            return false;
+        }
+    }
+
+    private static final class Outage {
+        final String method;
+        final Pattern path;
+        final Duration length;
+        boolean started;
+
+        Outage(String method, Pattern path, Duration length) {
+            this.method = method;
+            this.path = path;
+            this.length = length;
         }
     }
 
@@ -119,7 +172,7 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
     public java.util.Map<String, String> workerSettings(String... keyValues) {
         java.util.Map<String, String> s = new java.util.HashMap<>(java.util.Map.of(
                 "PREFECT_API_URL", apiUrl(),
-                "PREFECT_WORKER_QUERY_SECONDS", "0.2",
+                "PREFECT_WORKER_QUERY_SECONDS", "1",
                 "PREFECT_WORKER_HEARTBEAT_SECONDS", "1",
                 "PREFECT_WORKER_PREFETCH_SECONDS", "0",
                 "PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.2"));
@@ -453,12 +506,80 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
         eventsSocketEnabled = value;
     }
 
+    /**
+     * Event sockets are accepted (and authenticated when the client asks for the handshake) and then closed
+     * cleanly at once: the server that made reconnect storms visible.
+     */
+    public void setEventSocketsCloseAtOnce(boolean value) {
+        eventSocketsCloseAtOnce = value;
+    }
+
+    /** How many WebSocket upgrades were asked for on this path ({@code /events/in} or {@code /events/out}). */
+    public long upgradeCount(String path) {
+        return upgrades.stream().filter(path::equals).count();
+    }
+
     public void dropEventSockets() {
         transport.dropConnections(eventSockets::contains);
     }
 
     public void failNext(String method, String pathRegex, int status, int times, double retryAfterSeconds) {
         failures.add(new Failure(method, Pattern.compile(pathRegex), status, times, retryAfterSeconds));
+    }
+
+    /** Answers the next {@code times} matching calls with this status and body, e.g. a proxy's HTML page. */
+    public void answerNext(String method, String pathRegex, int status, String contentType, String body, int times) {
+        failures.add(new Failure(method, Pattern.compile(pathRegex), status, times, 0, contentType, body));
+    }
+
+    /**
+     * The next {@code times} matching calls are carried out, then answered 502 as if the response had been lost
+     * between the server and the worker: a retry meets the effect of the first attempt.
+     */
+    public void loseResponsesNext(String method, String pathRegex, int times) {
+        lostResponses.add(new Failure(method, Pattern.compile(pathRegex), 502, times, 0));
+    }
+
+    /**
+     * From the first call matching {@code method} and {@code pathRegex} on (that call included), every call and
+     * socket upgrade is answered 503 for {@code length}, as a restarting or overloaded server would.
+     */
+    public void outageOn(String method, String pathRegex, Duration length) {
+        outages.add(new Outage(method, Pattern.compile(pathRegex), length));
+    }
+
+    /** How many calls this fake answered with 503 because of {@link #outageOn} or {@link #setAvailable}. */
+    public long unavailableAnswers() {
+        return unavailableAnswers.get();
+    }
+
+    /** The Prefect version this fake claims, and whose event-socket behaviour it copies (see the class comment). */
+    public void setServerVersion(String version) {
+        serverVersion = version;
+    }
+
+    public String serverVersion() {
+        return serverVersion;
+    }
+
+    /** Whether the claimed version wants the auth message on {@code /events/in} (3.7.0 and later). */
+    private boolean eventsInHandshake() {
+        String[] parts = serverVersion.split("\\.");
+        int major = Integer.parseInt(parts[0]);
+        int minor = parts.length > 1 ? Integer.parseInt(parts[1].replaceAll("\\D.*", "")) : 0;
+        return major > 3 || (major == 3 && minor >= 7);
+    }
+
+    private boolean inOutage(String method, String path) {
+        for (Outage o : outages) {
+            synchronized (o) {
+                if (!o.started && o.method.equalsIgnoreCase(method) && o.path.matcher(path).matches()) {
+                    o.started = true;
+                    outageUntil = System.nanoTime() + o.length.toNanos();
+                }
+            }
+        }
+        return System.nanoTime() - outageUntil < 0;
     }
 
     public void requireApiKey(String key) {
@@ -493,20 +614,17 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
         }
         Map<String, String> headers = Map.copyOf(request.headers());
         requests.add(new RecordedRequest(request.method(), path, query, headers, body, Instant.now()));
-        if (!available) {
+        if (!available || inOutage(request.method(), path)) {
+            unavailableAnswers.incrementAndGet();
             return json(503, "{\"exception_message\":\"Service Unavailable\"}");
         }
         for (Failure f : failures) {
-            synchronized (f) {
-                if (f.remaining > 0 && f.method.equalsIgnoreCase(request.method()) && f.path.matcher(path).matches()) {
-                    f.remaining--;
-                    Map<String, String> h = new LinkedHashMap<>(Map.of("Content-Type", "application/json"));
-                    if (f.retryAfter > 0) {
-                        h.put("Retry-After", String.valueOf(f.retryAfter));
-                    }
-                    return new HttpTransport.Response(f.status, h,
-                            "{\"detail\":\"injected failure\"}".getBytes(StandardCharsets.UTF_8));
+            if (f.take(request.method(), path)) {
+                Map<String, String> h = new LinkedHashMap<>(Map.of("Content-Type", f.contentType));
+                if (f.retryAfter > 0) {
+                    h.put("Retry-After", String.valueOf(f.retryAfter));
                 }
+                return new HttpTransport.Response(f.status, h, f.body.getBytes(StandardCharsets.UTF_8));
             }
         }
         String auth = requiredAuthorization;
@@ -535,6 +653,11 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
         } catch (RuntimeException e) {
             violations.add(request.method() + " " + path + ": the fake failed: " + e);
             return json(500, "{\"exception_message\":\"Internal Server Error\"}");
+        }
+        for (Failure f : lostResponses) {
+            if (f.take(request.method(), path)) {
+                return json(502, "{\"detail\":\"Bad Gateway\"}");
+            }
         }
         if (contractChecks && (response.status() < 400 || response.status() == 404 || response.status() == 409)) {
             String responseBody = new String(response.body(), StandardCharsets.UTF_8);
@@ -602,7 +725,7 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
             return json(201, "null");
         }
         if (path.equals("/admin/version") && method.equals("GET")) {
-            return json(200, "\"3.4.25\"");
+            return json(200, JSON.valueToTree(serverVersion).toString());
         }
         if (path.equals("/csrf-token") && method.equals("GET")) {
             if (!csrf) {
@@ -774,15 +897,16 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
                 applyState(r, type, name, proposed.path("message").asText(null), transition);
                 result = orchestration("ACCEPT", r, "accept_details", null);
             } else if (TERMINAL.contains(current)) {
-                result = orchestration("ABORT", null, "abort_details", "This run has already terminated.");
+                result = orchestration("ABORT", r, "abort_details", "This run has already terminated.");
             } else if (current.equals("CANCELLING") && !type.equals("CANCELLED")) {
                 result = orchestration("REJECT", r, "reject_details",
                         "Cannot transition flows that are cancelling to a state other than Cancelled.");
             } else if (type.equals("PENDING") && current.equals("PENDING") && (name.equals("Pending") || name.equals(currentName))) {
-                result = orchestration("ABORT", null, "abort_details",
+                // real 3.4.25 and 3.8.3 servers send the run's current state along with an ABORT
+                result = orchestration("ABORT", r, "abort_details",
                         "This run is in a PENDING state and cannot transition to a PENDING state.");
             } else if (type.equals("PENDING") && !current.equals("SCHEDULED") && !current.isEmpty() && !current.equals("PENDING")) {
-                result = orchestration("ABORT", null, "abort_details",
+                result = orchestration("ABORT", r, "abort_details",
                         "This run is in a " + current + " state and cannot transition to a PENDING state.");
             } else {
                 applyState(r, type, name, proposed.path("message").asText(null), transition);
@@ -899,30 +1023,85 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
     @Override
     public int upgradeStatus(HttpTransport.Request request) {
         String path = request.target().replaceFirst("^/api", "");
-        if (!available) {
+        upgrades.add(path);
+        if (!available || inOutage("GET", path)) {
+            unavailableAnswers.incrementAndGet();
             return 503;
         }
         if (!path.equals("/events/in") && !path.equals("/events/out")) {
             return 404;
         }
+        if (path.equals("/events/out") && !asksForPrefectProtocol(request) && !eventsInHandshake()) {
+            // 3.4.25 serves /events/out only to clients that ask for the prefect subprotocol
+            return 403;
+        }
         return eventsSocketEnabled ? 101 : 403;
+    }
+
+    @Override
+    public String subprotocol(HttpTransport.Request request) {
+        String path = request.target().replaceFirst("^/api", "");
+        if (!asksForPrefectProtocol(request) || (path.equals("/events/in") && !eventsInHandshake())) {
+            return null;
+        }
+        return "prefect";
+    }
+
+    private static boolean asksForPrefectProtocol(HttpTransport.Request request) {
+        String protocols = request.header("sec-websocket-protocol");
+        return protocols != null && java.util.Arrays.stream(protocols.split(",")).map(String::strip)
+                .anyMatch("prefect"::equals);
     }
 
     @Override
     public void session(HttpTransport.Request request, WebSocketSession session) throws IOException {
         String path = request.target().replaceFirst("^/api", "");
+        boolean handshake = subprotocol(request) != null;
         eventSockets.add(session.socket());
         Subscriber subscriber = null;
         try {
-            String auth = session.receive();
-            if (auth == null || !"auth".equals(JSON.readTree(auth).path("type").asText())) {
-                violations.add(path + ": first frame was not an auth message: " + auth);
-                session.close(1008, "auth required");
+            if (eventSocketsCloseAtOnce && !handshake) {
+                session.close(1000, "");
                 return;
             }
-            session.send("{\"type\":\"auth_success\"}");
+            String first = session.receive();
+            if (first == null) {
+                return;
+            }
+            JsonNode firstFrame = JSON.readTree(first);
+            boolean isAuth = "auth".equals(firstFrame.path("type").asText());
+            String pending = null;
+            if (handshake) {
+                if (!isAuth) {
+                    violations.add(path + ": first frame was not an auth message: " + first);
+                    session.close(1008, "Expected 'auth' message");
+                    return;
+                }
+                session.send("{\"type\":\"auth_success\"}");
+                if (eventSocketsCloseAtOnce) {
+                    session.close(1000, "");
+                    return;
+                }
+            } else if (path.equals("/events/in")) {
+                if (isAuth) {
+                    // what a real 3.4.25 does: the auth message fails validation as an event, the socket drops
+                    violations.add(path + ": Prefect " + serverVersion + " takes every frame as an event, "
+                            + "but the first one was an auth message");
+                    session.socket().close();
+                    return;
+                }
+                pending = first;
+            } else {
+                if (!"filter".equals(firstFrame.path("type").asText())) {
+                    violations.add(path + ": without the prefect subprotocol the first frame must be the filter: " + first);
+                    session.close(1002, "Expected 'filter' message");
+                    return;
+                }
+                pending = first;
+            }
             String text;
-            while ((text = session.receive()) != null) {
+            while ((text = pending != null ? pending : session.receive()) != null) {
+                pending = null;
                 JsonNode frame = JSON.readTree(text);
                 if (path.equals("/events/in")) {
                     violations.addAll(contract.checkEvent(frame));

@@ -41,6 +41,12 @@ final class HttpTransport implements AutoCloseable {
         /** Decides on an upgrade: a status other than 101 refuses it. */
         int upgradeStatus(Request request);
 
+        /** The subprotocol to select for an accepted upgrade, or null to select none. */
+        default String subprotocol(Request request) {
+            String protocols = request.header("sec-websocket-protocol");
+            return protocols != null && protocols.contains("prefect") ? "prefect" : null;
+        }
+
         /** Runs a WebSocket session; returns when it ends. */
         void session(Request request, WebSocketSession session) throws IOException;
     }
@@ -100,9 +106,9 @@ final class HttpTransport implements AutoCloseable {
                                     .getBytes(StandardCharsets.US_ASCII)));
                     StringBuilder head = new StringBuilder("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                             + "Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n");
-                    String protocols = request.header("sec-websocket-protocol");
-                    if (protocols != null && protocols.contains("prefect")) {
-                        head.append("Sec-WebSocket-Protocol: prefect\r\n");
+                    String protocol = handler.subprotocol(request);
+                    if (protocol != null) {
+                        head.append("Sec-WebSocket-Protocol: ").append(protocol).append("\r\n");
                     }
                     out.write(head.append("\r\n").toString().getBytes(StandardCharsets.US_ASCII));
                     out.flush();

@@ -207,4 +207,118 @@ class FakePrefectServerTest {
         prefect.setAvailable(false);
         assertThat(send("GET", "/work_pools/pool", null).statusCode()).isEqualTo(503);
     }
+
+    private WebSocket socket(String path, boolean prefectProtocol, LinkedBlockingQueue<String> received) throws Exception {
+        WebSocket.Builder b = http.newWebSocketBuilder();
+        if (prefectProtocol) {
+            b.subprotocols("prefect");
+        }
+        return b.buildAsync(URI.create(prefect.apiUrl().replace("http", "ws") + path), new WebSocket.Listener() {
+            @Override
+            public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
+                received.add(data.toString());
+                ws.request(1);
+                return null;
+            }
+
+            @Override
+            public CompletionStage<?> onClose(WebSocket ws, int code, String reason) {
+                received.add("closed " + code + " " + reason);
+                return null;
+            }
+
+            @Override
+            public void onError(WebSocket ws, Throwable error) {
+                received.add("dropped");
+            }
+        }).get(5, TimeUnit.SECONDS);
+    }
+
+    private static String event(String name) {
+        return "{\"occurred\": \"2026-11-29T12:00:00.000000Z\", \"event\": \"" + name + "\", \"resource\": "
+                + "{\"prefect.resource.id\": \"prefect.worker.process.w\"}, \"related\": [], \"payload\": {}, "
+                + "\"id\": \"" + UUID.randomUUID() + "\", \"follows\": null}";
+    }
+
+    @Test
+    void asA3425ServerEventsInTakesPlainEventsAndDropsTheSocketOnAnAuthMessage() throws Exception {
+        assertThat(send("GET", "/admin/version", null).body()).isEqualTo("\"3.4.25\"");
+        LinkedBlockingQueue<String> received = new LinkedBlockingQueue<>();
+        WebSocket plain = socket("/events/in", true, received);
+        assertThat(plain.getSubprotocol()).as("3.4.25 selects no subprotocol on /events/in").isEmpty();
+        plain.sendText(event("e.one"), true).get();
+        plain.sendText(event("e.two"), true).get();
+        FakePrefectServer.await(Duration.ofSeconds(5), () -> prefect.eventCount("e.two") == 1, "events recorded");
+        plain.abort();
+        prefect.assertNoContractViolations();
+
+        WebSocket withAuth = socket("/events/in", true, received);
+        withAuth.sendText("{\"type\": \"auth\", \"token\": null}", true).get();
+        // 1006: the connection ended without a close frame
+        assertThat(received.poll(5, TimeUnit.SECONDS)).isIn("closed 1006 ", "dropped");
+        assertThat(prefect.contractViolations()).singleElement().asString().contains("auth message");
+    }
+
+    @Test
+    void asA383ServerEventsInWantsTheAuthMessageWithTheSubprotocolAndPlainEventsWithout() throws Exception {
+        prefect.setServerVersion("3.8.3");
+        assertThat(send("GET", "/admin/version", null).body()).isEqualTo("\"3.8.3\"");
+        LinkedBlockingQueue<String> received = new LinkedBlockingQueue<>();
+        WebSocket handshake = socket("/events/in", true, received);
+        assertThat(handshake.getSubprotocol()).isEqualTo("prefect");
+        handshake.sendText("{\"type\": \"auth\", \"token\": null}", true).get();
+        assertThat(received.poll(5, TimeUnit.SECONDS)).contains("auth_success");
+        handshake.sendText(event("e.after-auth"), true).get();
+        WebSocket legacy = socket("/events/in", false, received);
+        legacy.sendText(event("e.plain"), true).get();
+        FakePrefectServer.await(Duration.ofSeconds(5), () -> prefect.eventCount("e.after-auth") == 1
+                && prefect.eventCount("e.plain") == 1, "both events recorded");
+        prefect.assertNoContractViolations();
+
+        WebSocket noAuth = socket("/events/in", true, received);
+        noAuth.sendText(event("e.too-early"), true).get();
+        assertThat(received.poll(5, TimeUnit.SECONDS)).isEqualTo("closed 1008 Expected 'auth' message");
+        assertThat(prefect.eventCount("e.too-early")).isZero();
+        handshake.abort();
+        legacy.abort();
+    }
+
+    @Test
+    void eventsOutWantsTheSubprotocolOn3425AndTheFilterFirstWithoutItOn383() throws Exception {
+        LinkedBlockingQueue<String> received = new LinkedBlockingQueue<>();
+        assertThat(http.newWebSocketBuilder().buildAsync(URI.create(prefect.apiUrl().replace("http", "ws") + "/events/out"),
+                new WebSocket.Listener() { }).handle((ws, e) -> e).get(5, TimeUnit.SECONDS))
+                .hasStackTraceContaining("403");
+        prefect.setServerVersion("3.8.3");
+        WebSocket out = socket("/events/out", false, received);
+        out.sendText("{\"type\": \"auth\", \"token\": null}", true).get();
+        assertThat(received.poll(5, TimeUnit.SECONDS)).isEqualTo("closed 1002 Expected 'filter' message");
+        assertThat(prefect.upgradeCount("/events/out")).isEqualTo(2);
+    }
+
+    @Test
+    void answersOutagesAndLostResponsesCanBeInjected() throws Exception {
+        prefect.answerNext("GET", "/work_pools/pool", 200, "text/html", "<html>proxy</html>", 1);
+        HttpResponse<String> html = send("GET", "/work_pools/pool", null);
+        assertThat(html.statusCode()).isEqualTo(200);
+        assertThat(html.headers().firstValue("Content-Type")).contains("text/html");
+        assertThat(html.body()).isEqualTo("<html>proxy</html>");
+
+        String run = prefect.createFlowRun(deployment, "{}");
+        prefect.loseResponsesNext("POST", "/flow_runs/[^/]+/set_state", 1);
+        String claim = proposal(run, "PENDING", "Pending", UUID.randomUUID().toString(), false);
+        assertThat(send("POST", "/flow_runs/" + run + "/set_state", claim).statusCode()).isEqualTo(502);
+        assertThat(prefect.stateType(run)).as("carried out all the same").isEqualTo("PENDING");
+        JsonNode again = JSON.readTree(send("POST", "/flow_runs/" + run + "/set_state", claim).body());
+        assertThat(again.path("status").asText()).isEqualTo("REJECT");
+        assertThat(again.path("state").path("type").asText()).isEqualTo("PENDING");
+
+        prefect.outageOn("GET", "/flows/.*", Duration.ofMillis(800));
+        assertThat(send("GET", "/work_pools/pool", null).statusCode()).isEqualTo(200);
+        assertThat(send("GET", "/flows/" + UUID.randomUUID(), null).statusCode()).isEqualTo(503);
+        assertThat(send("GET", "/work_pools/pool", null).statusCode()).isEqualTo(503);
+        Thread.sleep(900);
+        assertThat(send("GET", "/work_pools/pool", null).statusCode()).isEqualTo(200);
+        assertThat(prefect.unavailableAnswers()).isEqualTo(2);
+    }
 }

@@ -1,0 +1,77 @@
+package io.pworker.ecs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.pworker.spi.LaunchException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Where and as whom the AWS clients connect, read from an {@code aws-credentials} block (resolved by the core into
+ * the job configuration's {@code aws_credentials}). Unset fields fall back to the AWS SDK's own defaults: the
+ * default credential chain and region chain. {@link #toString()} never shows the secret key or the session token,
+ * so a record printed by accident leaks nothing.
+ *
+ * @param endpointUrl   {@code aws_client_parameters.endpoint_url}, for a VPC endpoint or a local fake such as moto
+ * @param verifyTls     false when {@code aws_client_parameters.verify} is false
+ * @param assumeRole    extra AssumeRole parameters ({@code RoleSessionName}, {@code DurationSeconds}, {@code ExternalId})
+ */
+record AwsSettings(
+        String accessKeyId,
+        String secretAccessKey,
+        String sessionToken,
+        String profileName,
+        String region,
+        String endpointUrl,
+        boolean verifyTls,
+        String assumeRoleArn,
+        Map<String, String> assumeRole) {
+
+    static final AwsSettings DEFAULTS = new AwsSettings(null, null, null, null, null, null, true, null, Map.of());
+
+    AwsSettings {
+        assumeRole = Map.copyOf(assumeRole);
+    }
+
+    static AwsSettings from(JsonNode block) throws LaunchException {
+        if (block == null || block.isNull() || (block.isObject() && block.isEmpty())) {
+            return DEFAULTS;
+        }
+        if (!block.isObject()) {
+            throw new LaunchException("invalid job configuration 'aws_credentials': expected an aws-credentials block"
+                    + " (an object), got a " + block.getNodeType().name().toLowerCase());
+        }
+        JsonNode client = block.path("aws_client_parameters");
+        String key = text(block, "aws_access_key_id");
+        String secret = text(block, "aws_secret_access_key");
+        if ((key == null) != (secret == null)) {
+            throw new LaunchException("invalid job configuration 'aws_credentials': aws_access_key_id and "
+                    + "aws_secret_access_key must be given together");
+        }
+        Map<String, String> kwargs = new LinkedHashMap<>();
+        block.path("assume_role_kwargs").properties().forEach(e -> kwargs.put(e.getKey(), e.getValue().asText()));
+        JsonNode verify = client.path("verify");
+        return new AwsSettings(key, secret, text(block, "aws_session_token"), text(block, "profile_name"),
+                text(block, "region_name"), text(client, "endpoint_url"),
+                !(verify.isBoolean() && !verify.asBoolean()), text(block, "assume_role_arn"), kwargs);
+    }
+
+    private static String text(JsonNode node, String key) throws LaunchException {
+        JsonNode v = node.get(key);
+        if (v == null || v.isNull() || (v.isTextual() && v.asText().isBlank())) {
+            return null;
+        }
+        if (!v.isTextual()) {
+            // never echo the value: it may be a secret
+            throw new LaunchException("invalid job configuration 'aws_credentials." + key + "': expected a string");
+        }
+        return v.asText();
+    }
+
+    @Override
+    public String toString() {
+        return "AwsSettings[accessKeyId=" + accessKeyId + ", secretAccessKey=" + (secretAccessKey == null ? null : "***")
+                + ", sessionToken=" + (sessionToken == null ? null : "***") + ", profileName=" + profileName
+                + ", region=" + region + ", endpointUrl=" + endpointUrl + ", verifyTls=" + verifyTls
+                + ", assumeRoleArn=" + assumeRoleArn + ", assumeRole=" + assumeRole.keySet() + "]";
+    }
+}

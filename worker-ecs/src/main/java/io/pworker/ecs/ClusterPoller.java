@@ -1,0 +1,202 @@
+package io.pworker.ecs;
+
+import io.pworker.spi.Phase;
+import io.pworker.spi.PhaseSink;
+import io.pworker.spi.Watch;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.services.ecs.EcsClient;
+import software.amazon.awssdk.services.ecs.model.DescribeTasksResponse;
+import software.amazon.awssdk.services.ecs.model.Task;
+
+/**
+ * Watches every task of one cluster that a run is waiting on, with one thread and one DescribeTasks call per 100
+ * tasks per interval, whatever the number of runs. The thread exists only while something is watched.
+ *
+ * <p>A task ECS does not list three polls in a row is reported gone (right after RunTask a task may briefly be
+ * unknown; a stopped task is forgotten by ECS after about an hour). When ECS cannot be asked at all, the poller
+ * keeps trying and reports the tasks gone only after {@code giveUpAfter}.
+ */
+final class ClusterPoller implements AutoCloseable {
+
+    static final int BATCH = 100;
+    private static final int MISSES_BEFORE_GONE = 3;
+    private static final Logger log = LoggerFactory.getLogger(ClusterPoller.class);
+
+    private final EcsClient ecs;
+    private final String cluster;
+    private final Duration interval;
+    private final Duration giveUpAfter;
+    private final Clock clock;
+
+    private final Object lock = new Object();
+    /** Guarded by {@link #lock}. */
+    private final Set<Subscription> subscriptions = new LinkedHashSet<>();
+    /** Guarded by {@link #lock}; null while nothing is watched. */
+    private Thread thread;
+    /** Guarded by {@link #lock}. */
+    private boolean closed;
+    /** Only touched by the polling thread: when the current run of failed calls began, or null. */
+    private Instant failingSince;
+
+    /** @param cluster the cluster name or ARN to describe tasks in, or null for the default cluster */
+    ClusterPoller(EcsClient ecs, String cluster, Duration interval, Duration giveUpAfter, Clock clock) {
+        this.ecs = ecs;
+        this.cluster = cluster;
+        this.interval = interval;
+        this.giveUpAfter = giveUpAfter;
+        this.clock = clock;
+    }
+
+    /** One run's interest in one task; {@code last} and {@code misses} belong to the polling thread. */
+    final class Subscription implements Watch {
+        final String taskArn;
+        final String container;
+        final PhaseSink sink;
+        private Phase last;
+        private int misses;
+
+        private Subscription(String taskArn, String container, PhaseSink sink) {
+            this.taskArn = taskArn;
+            this.container = container;
+            this.sink = sink;
+        }
+
+        @Override
+        public void close() {
+            synchronized (lock) {
+                subscriptions.remove(this);
+            }
+        }
+    }
+
+    Watch watch(String taskArn, String container, PhaseSink sink) {
+        Subscription s = new Subscription(taskArn, container, sink);
+        synchronized (lock) {
+            if (closed) {
+                throw new IllegalStateException("the ECS launcher is closed");
+            }
+            subscriptions.add(s);
+            if (thread == null) {
+                thread = Thread.ofVirtual().name("pworker-ecs-poller-" + (cluster == null ? "default" : cluster))
+                        .start(this::loop);
+            }
+        }
+        return s;
+    }
+
+    private void loop() {
+        while (true) {
+            synchronized (lock) {
+                if (closed || subscriptions.isEmpty()) {
+                    thread = null;
+                    return;
+                }
+            }
+            pollOnce();
+            try {
+                Thread.sleep(interval);
+            } catch (InterruptedException e) {
+                synchronized (lock) {
+                    if (closed) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    private void pollOnce() {
+        Map<String, List<Subscription>> byTask = new LinkedHashMap<>();
+        synchronized (lock) {
+            subscriptions.forEach(s -> byTask.computeIfAbsent(s.taskArn, k -> new ArrayList<>()).add(s));
+        }
+        List<String> arns = new ArrayList<>(byTask.keySet());
+        for (int from = 0; from < arns.size(); from += BATCH) {
+            List<String> batch = arns.subList(from, Math.min(arns.size(), from + BATCH));
+            DescribeTasksResponse response;
+            try {
+                response = ecs.describeTasks(b -> b.cluster(cluster).tasks(batch));
+            } catch (SdkException e) {
+                failed(batch, byTask, e);
+                continue;
+            }
+            failingSince = null;
+            Map<String, Task> found = new LinkedHashMap<>();
+            response.tasks().forEach(t -> found.put(t.taskArn(), t));
+            for (String arn : batch) {
+                Task task = found.get(arn);
+                for (Subscription s : byTask.get(arn)) {
+                    if (task != null) {
+                        s.misses = 0;
+                        deliver(s, TaskPhases.of(task, s.container));
+                    } else if (++s.misses >= MISSES_BEFORE_GONE) {
+                        deliver(s, new Phase.Gone("ECS no longer knows task " + arn + " in cluster "
+                                + (cluster == null ? "default" : cluster) + "; it was stopped long ago or deleted"));
+                    }
+                }
+            }
+        }
+    }
+
+    private void failed(List<String> batch, Map<String, List<Subscription>> byTask, SdkException e) {
+        Instant now = clock.instant();
+        if (failingSince == null) {
+            failingSince = now;
+            log.warn("Cannot describe ECS tasks in cluster {}: {}; retrying every {} s", cluster, e.getMessage(),
+                    interval.toSeconds());
+        }
+        if (Duration.between(failingSince, now).compareTo(giveUpAfter) < 0) {
+            return;
+        }
+        for (String arn : batch) {
+            for (Subscription s : byTask.get(arn)) {
+                deliver(s, new Phase.Gone("the worker could not ask ECS about task " + arn + " for "
+                        + giveUpAfter.toMinutes() + " minutes: " + e.getMessage()));
+            }
+        }
+    }
+
+    private void deliver(Subscription s, Phase phase) {
+        if (phase.equals(s.last)) {
+            return;
+        }
+        synchronized (lock) {
+            // closed by its owner since this poll began: no more reports
+            if (!subscriptions.contains(s)) {
+                return;
+            }
+            if (phase.terminal()) {
+                subscriptions.remove(s);
+            }
+        }
+        s.last = phase;
+        try {
+            s.sink.report(phase);
+        } catch (RuntimeException e) {
+            log.warn("A phase sink failed for ECS task {}", s.taskArn, e);
+        }
+    }
+
+    @Override
+    public void close() {
+        synchronized (lock) {
+            closed = true;
+            subscriptions.clear();
+            if (thread != null) {
+                thread.interrupt();
+                thread = null;
+            }
+        }
+    }
+}

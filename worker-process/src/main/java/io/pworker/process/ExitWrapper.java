@@ -1,0 +1,146 @@
+package io.pworker.process;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * How a flow-run command is started: in its own session and process group ({@code setsid}), under a fixed POSIX
+ * shell script that writes the command's exit code to a file. The file is what lets a worker that was restarted
+ * after a crash, and so is not the parent of the process, still learn how the run ended.
+ *
+ * <p>The command line is {@code setsid /bin/sh -c SCRIPT pworker-run EXIT_FILE PROGRAM ARG…}. The user's program
+ * and arguments reach {@code "$@"} as separate words, so nothing in them is parsed by the shell. The script:
+ * <ul>
+ *   <li>sets a trap with a handler ({@code :}) for the signals the worker and operators send to the group, so the
+ *       shell outlives a SIGTERM long enough to write the code. A handler, not an ignore: ignored signals are
+ *       inherited across exec, handled ones are reset, so the command gets SIGTERM and SIGINT as usual;</li>
+ *   <li>runs the command in the foreground, which keeps its stdin, stdout and stderr those of the shell (a
+ *       background command would get {@code /dev/null} as stdin and ignore SIGINT); a trapped signal that arrives
+ *       meanwhile runs its handler only once the command has ended;</li>
+ *   <li>writes the code to {@code EXIT_FILE.tmp} and renames it, so a reader sees the whole code or nothing.
+ *       {@code command -p} finds {@code mv} even when the run's {@code PATH} does not have it;</li>
+ *   <li>exits with the same code, so the worker that started it sees what it would have seen without it.</li>
+ * </ul>
+ * A command killed by signal N leaves {@code 128+N} both in the file and as the shell's exit code, which is also
+ * how the JDK reports a child killed by a signal; {@link #reportedCode} turns that into Prefect's {@code -N} when
+ * the worker sent the signal. SIGKILL to the group kills the shell too, and then nothing is written.
+ *
+ * <p>One window needs care: from the moment the trap is set until the command has been exec'd, a SIGTERM to the
+ * group is caught by the shell (or by its forked copy that is about to exec the command) and never reaches the
+ * command. {@link #commandStarted} tells when a wrapper has left that window, so that a kill that came earlier can
+ * send its SIGTERM once more, to the command that missed it ({@link GroupStop}).
+ */
+final class ExitWrapper {
+
+    static final String SCRIPT = """
+            f=$1; shift
+            trap : HUP INT QUIT TERM
+            "$@"
+            c=$?
+            printf '%s\\n' "$c" > "$f.tmp" && command -p mv -f -- "$f.tmp" "$f"
+            exit "$c"
+            """;
+
+    /** The shell's {@code $0}: what {@code ps} shows for the wrapper, and the prefix of its error messages. */
+    static final String NAME = "pworker-run";
+
+    private final String setsid;
+    private final String shell;
+
+    /**
+     * @param setsid the {@code setsid} program, or null when the machine has none (the command then shares the
+     *               worker's process group and no wrapper is used: a SIGTERM held by the shell would never reach
+     *               the command without a group to send it to)
+     * @param shell  a POSIX shell for the script, or null to run without one (exit codes unknown after a restart)
+     */
+    ExitWrapper(String setsid, String shell) {
+        this.setsid = setsid;
+        this.shell = setsid == null ? null : shell;
+    }
+
+    /** The programs this machine has. */
+    static ExitWrapper detect() {
+        return new ExitWrapper(firstExecutable("/usr/bin/setsid", "/bin/setsid"), firstExecutable("/bin/sh"));
+    }
+
+    /** The same without the shell, as on a machine that has no {@code /bin/sh}. */
+    ExitWrapper withoutShell() {
+        return new ExitWrapper(setsid, null);
+    }
+
+    /** Whether the exit code of a run is written to its exit file. */
+    boolean recordsExitCodes() {
+        return shell != null;
+    }
+
+    /** Whether runs lead their own process group. */
+    boolean groups() {
+        return setsid != null;
+    }
+
+    /** The full command line for {@code program} with {@code args}, writing its exit code to {@code exitFile}. */
+    List<String> command(Path exitFile, String program, List<String> args) {
+        List<String> command = new ArrayList<>();
+        if (setsid != null) {
+            command.add(setsid);
+        }
+        if (shell != null) {
+            command.addAll(List.of(shell, "-c", SCRIPT, NAME, exitFile.toString()));
+        }
+        command.add(program);
+        command.addAll(args);
+        return command;
+    }
+
+    /**
+     * The code the core sees. A process killed by signal N shows as {@code 128+N} (from the shell, or from the
+     * JDK when the shell itself was killed); when the worker had asked it to stop, Prefect's process worker
+     * reports {@code -N}, and so does pworker. Any other code, including {@code 128+N} from a signal the worker
+     * did not send (an out-of-memory kill: 137), is reported as it is.
+     */
+    static int reportedCode(int raw, boolean killedByWorker) {
+        return killedByWorker && raw > 128 && raw < 160 ? -(raw - 128) : raw;
+    }
+
+    /** True when {@code pid} runs this wrapper (or is {@code setsid} about to become it). */
+    static boolean isWrapper(long pid) {
+        return isWrapper(cmdline(pid));
+    }
+
+    /**
+     * True when the wrapper {@code pid} has a child that is no longer a copy of the wrapper: its command, exec'd.
+     * From then on a SIGTERM meets the command's own signal dispositions, since exec resets handled signals.
+     */
+    static boolean commandStarted(long pid) {
+        // until it execs, the forked child shows the wrapper's own command line; while it execs, an empty one
+        return ProcessHandle.of(pid).map(h -> h.children().anyMatch(c -> {
+            byte[] own = cmdline(c.pid());
+            return own.length > 0 && !isWrapper(own);
+        })).orElse(false);
+    }
+
+    private static boolean isWrapper(byte[] cmdline) {
+        return cmdline.length > 0 && new String(cmdline, StandardCharsets.UTF_8).contains("\0" + NAME + "\0");
+    }
+
+    private static byte[] cmdline(long pid) {
+        try {
+            return Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline"));
+        } catch (IOException e) {
+            return new byte[0];
+        }
+    }
+
+    private static String firstExecutable(String... candidates) {
+        for (String candidate : candidates) {
+            if (Files.isExecutable(Path.of(candidate))) {
+                return candidate;
+            }
+        }
+        return null;
+    }
+}

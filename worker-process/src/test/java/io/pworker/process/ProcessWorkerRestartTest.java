@@ -1,0 +1,135 @@
+package io.pworker.process;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pworker.spi.FlowRunInfo;
+import io.pworker.spi.KillOutcome;
+import io.pworker.spi.LaunchRequest;
+import io.pworker.spi.Phase;
+import io.pworker.spi.PluginContext;
+import io.pworker.spi.RunHandle;
+import io.pworker.spi.RunLog;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The worker is a separate JVM that launches two runs and is then killed with SIGKILL; the test plays the worker
+ * that starts next, which is not the parent of the runs' processes.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class ProcessWorkerRestartTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path state;
+    private final List<RunHandle> handles = new ArrayList<>();
+    private ProcessLauncher next;
+    private Process firstWorker;
+
+    @AfterEach
+    void cleanUp() throws Exception {
+        if (firstWorker != null) {
+            firstWorker.destroyForcibly();
+        }
+        if (next != null) {
+            for (RunHandle h : handles) {
+                next.kill(h, null, Duration.ofMillis(100));
+                next.release(h, null);
+            }
+            next.close();
+        }
+    }
+
+    @Test
+    void theWorkerThatStartsNextSeesTheRunsEndWithTheirExitCodesAndCanStopThem() throws Exception {
+        // created first so that clean-up can stop the runs whatever happens; it never starts a run itself
+        next = new ProcessLauncher(new PluginContext("w", Map.of("PATH", System.getenv("PATH")),
+                new PrintStream(OutputStream.nullOutputStream()), Clock.systemUTC(), state), ExitWrapper.detect());
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        firstWorker = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+                FirstWorker.class.getName(), state.toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        BufferedReader lines = new BufferedReader(new InputStreamReader(firstWorker.getInputStream(),
+                StandardCharsets.UTF_8));
+        RunHandle exiting = readHandle(lines.readLine());
+        RunHandle sleeping = readHandle(lines.readLine());
+        firstWorker.destroyForcibly();
+        assertThat(firstWorker.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(ProcessTests.alive(Long.parseLong(exiting.infrastructurePid()))).as("runs outlive the worker").isTrue();
+
+        assertThat(next.recover(exiting, null)).isInstanceOf(Phase.Running.class);
+        BlockingQueue<Phase> phases = new LinkedBlockingQueue<>();
+        next.watch(exiting, null, phases::add);
+        assertThat(phases.poll(5, TimeUnit.SECONDS)).isInstanceOf(Phase.Running.class);
+        assertThat(phases.poll(20, TimeUnit.SECONDS)).isEqualTo(Phase.Exited.of(7));
+        assertThat(next.recover(exiting, null)).isEqualTo(Phase.Exited.of(7));
+
+        assertThat(next.kill(sleeping, null, Duration.ofSeconds(10))).isEqualTo(KillOutcome.KILLED);
+        assertThat(next.recover(sleeping, null)).isEqualTo(Phase.Exited.of(-15));
+    }
+
+    private RunHandle readHandle(String line) throws Exception {
+        assertThat(line).as("a handle from the first worker").isNotNull();
+        Map<String, String> s = JSON.readValue(line, JSON.getTypeFactory().constructMapType(Map.class, String.class,
+                String.class));
+        RunHandle h = new RunHandle(s.get(RunTargets.PID), s);
+        handles.add(h);
+        return h;
+    }
+
+    /** The first worker: launches the runs, prints their handles, and waits to be killed. */
+    public static final class FirstWorker {
+
+        private static final RunLog QUIET = new RunLog() {
+            @Override
+            public void info(String message) {
+            }
+
+            @Override
+            public void warn(String message) {
+            }
+
+            @Override
+            public void error(String message, Throwable cause) {
+            }
+        };
+
+        public static void main(String[] args) throws Exception {
+            ProcessLauncher launcher = new ProcessLauncher(new PluginContext("w", Map.of("PATH", System.getenv("PATH")),
+                    System.err, Clock.systemUTC(), Path.of(args[0])), ExitWrapper.detect());
+            for (String script : List.of("sleep 3; exit 7", "sleep 300")) {
+                ObjectNode config = JSON.createObjectNode();
+                config.put("command", "sh -c " + ProcessTests.shellQuote(script));
+                config.put("stream_output", false);
+                FlowRunInfo run = new FlowRunInfo(UUID.randomUUID().toString(), "r", null, null, null, null, "p",
+                        null, "w", List.of());
+                RunHandle h = launcher.launch(new LaunchRequest(run, config, QUIET));
+                long pid = Long.parseLong(h.infrastructurePid());
+                ProcessTests.waitFor("the command runs", () -> ProcessHandle.of(pid)
+                        .map(p -> p.children().findAny().isPresent()).orElse(false));
+                System.out.println(JSON.writeValueAsString(h.state()));
+            }
+            System.out.flush();
+            Thread.sleep(Duration.ofMinutes(1));
+        }
+    }
+}

@@ -1,0 +1,20 @@
+package io.pworker.spi;
+
+/**
+ * Where a plugin reports what a watched run's infrastructure is doing. Given by the core with each
+ * {@link InfrastructureLauncher#watch}; safe to call from any thread, any number of times. Repeating the current
+ * phase is harmless; anything reported after a terminal phase is ignored.
+ */
+@FunctionalInterface
+public interface PhaseSink {
+
+    void report(Phase phase);
+
+    /**
+     * A line for the flow run's log in Prefect and the worker's log: a diagnosis while it waits, the tail of the
+     * infrastructure's own log when it failed. Never pass secrets. Lines after a terminal phase may be dropped, so
+     * send a failure's log tail before reporting the phase.
+     */
+    default void log(String message) {
+    }
+}
