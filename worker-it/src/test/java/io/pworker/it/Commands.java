@@ -28,16 +28,32 @@ final class Commands {
             pb.environment().keySet().removeIf(k -> k.startsWith("PREFECT_") && !k.equals("PREFECT_REF_HOME"));
             pb.environment().putAll(env);
             Process p = pb.start();
-            if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-                p.descendants().forEach(ProcessHandle::destroyForcibly);
-                p.destroyForcibly();
-                p.waitFor(10, TimeUnit.SECONDS);
+            boolean done;
+            try {
+                done = p.waitFor(timeoutSeconds, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                // a test's @Timeout interrupts us: the command must not outlive the test
+                kill(p);
+                throw e;
+            }
+            if (!done) {
+                kill(p);
                 throw new IOException(String.join(" ", cmd) + " did not finish within " + timeoutSeconds + " s");
             }
             return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
         } finally {
             Files.deleteIfExists(out);
             Files.deleteIfExists(err);
+        }
+    }
+
+    private static void kill(Process p) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
+        try {
+            p.waitFor(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }
