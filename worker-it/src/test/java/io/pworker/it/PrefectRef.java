@@ -87,8 +87,14 @@ final class PrefectRef {
         // a free port can be taken by someone else before the server binds it; two more tries cover that
         for (int attempt = 0; attempt < 3; attempt++) {
             int port = freePort();
-            Commands.Result r = Commands.exec(command("start", "--version", version, "--port", String.valueOf(port), "--fresh"),
-                    Map.of(), 180);
+            Commands.Result r;
+            try {
+                r = Commands.exec(command("start", "--version", version, "--port", String.valueOf(port), "--fresh"), Map.of(), 180);
+            } catch (InterruptedException e) {
+                // the server runs in a session of its own, out of reach of the kill of the script: stop it by port
+                stop(port);
+                throw e;
+            }
             if (r.code() == 0 && r.stdout().strip().startsWith("http://")) {
                 String url = r.stdout().strip().lines().reduce((a, b) -> b).orElseThrow();
                 Started.Handle handle = Started.register("server-" + port, String.valueOf(port), () -> stop(port));
