@@ -40,6 +40,8 @@ abstract class RealPrefectServerContract {
     final String suffix = UUID.randomUUID().toString().substring(0, 8);
     final String processPool = "it-process-" + suffix;
 
+    /** Why this class cannot run here (outside CI each test is then skipped with it), or null. */
+    String unmet;
     PrefectRef.Server server;
     PrefectApi api;
     Pworker worker;
@@ -60,9 +62,6 @@ abstract class RealPrefectServerContract {
         }
         return s;
     }
-
-    /** Why this class cannot run here (outside CI each test is then skipped with it), or null. */
-    String unmet;
 
     @BeforeAll
     @Timeout(value = 300, unit = TimeUnit.SECONDS)
