@@ -37,6 +37,7 @@ final class PworkerCommand implements Runnable {
             for (var plugin : registry.plugins()) {
                 spec.commandLine().getOut().printf("%-28s %s%n", plugin.type(), PluginRegistry.pluginClass(plugin).getName());
             }
+            registry.problems().forEach(problem -> spec.commandLine().getErr().println("Broken plugin: " + problem));
             spec.commandLine().getOut().flush();
         }
     }

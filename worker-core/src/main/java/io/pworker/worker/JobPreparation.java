@@ -2,6 +2,9 @@ package io.pworker.worker;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pworker.api.Deployment;
+import io.pworker.api.Flow;
+import io.pworker.api.FlowRun;
 import io.pworker.spi.FlowRunInfo;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -24,12 +27,12 @@ final class JobPreparation {
     /**
      * @param configuration  the rendered job configuration; changed in place
      * @param inheritedEnv   Prefect settings the worker forwards (set explicitly for the worker)
-     * @param deployment     the deployment JSON, or null
-     * @param flow           the flow JSON, or null
-     * @param flowRun        the flow run JSON
+     * @param deployment     the deployment, or null
+     * @param flow           the flow, or null
+     * @param flowRun        the flow run
      */
     static void prepare(ObjectNode configuration, FlowRunInfo run, Map<String, String> inheritedEnv,
-            JsonNode deployment, JsonNode flow, JsonNode flowRun, String prefectVersion) {
+            Deployment deployment, Flow flow, FlowRun flowRun, String prefectVersion) {
         Map<String, String> env = new LinkedHashMap<>(inheritedEnv);
         env.put("PREFECT__FLOW_RUN_ID", run.id());
         env.put("PREFECT__WORKER_NAME", run.workerName());
@@ -62,8 +65,8 @@ final class JobPreparation {
         putIfSet(labels, "prefect.io/flow-name", run.flowName());
         putIfSet(labels, "prefect.io/deployment-id", run.deploymentId());
         putIfSet(labels, "prefect.io/deployment-name", run.deploymentName());
-        if (deployment != null && deployment.hasNonNull("updated")) {
-            labels.put("prefect.io/deployment-updated", deployment.get("updated").asText());
+        if (deployment != null && deployment.updated() != null) {
+            labels.put("prefect.io/deployment-updated", deployment.updated());
         }
         JsonNode userLabels = configuration.get("labels");
         if (userLabels != null && userLabels.isObject()) {
@@ -78,7 +81,7 @@ final class JobPreparation {
 
         JsonNode name = configuration.get("name");
         String finalName = name != null && name.isTextual() && !name.asText().isBlank()
-                ? renderContext(name.asText(), flow, flowRun) : run.name();
+                ? renderContext(name.asText(), flow == null ? Map.of() : flow.fields(), flowRun.fields()) : run.name();
         if (finalName == null || finalName.isBlank()) {
             finalName = run.name();
         }
@@ -93,13 +96,15 @@ final class JobPreparation {
         }
     }
 
-    /** {@code {{ ctx.flow.<field> }}} and {@code {{ ctx.flow_run.<field> }}} in the name; missing fields become "". */
-    static String renderContext(String name, JsonNode flow, JsonNode flowRun) {
+    /**
+     * {@code {{ ctx.flow.<field> }}} and {@code {{ ctx.flow_run.<field> }}} in the name; missing fields, and fields
+     * that are lists or objects, become "".
+     */
+    static String renderContext(String name, Map<String, JsonNode> flow, Map<String, JsonNode> flowRun) {
         Matcher m = CTX.matcher(name);
         StringBuilder out = new StringBuilder();
         while (m.find()) {
-            JsonNode source = m.group(1).equals("flow") ? flow : flowRun;
-            JsonNode value = source == null ? null : source.get(m.group(2));
+            JsonNode value = (m.group(1).equals("flow") ? flow : flowRun).get(m.group(2));
             String text = value == null || value.isNull() ? "" : PythonText.str(value);
             m.appendReplacement(out, Matcher.quoteReplacement(text));
         }

@@ -1,38 +1,40 @@
 package io.pworker.worker;
 
+import java.util.HashSet;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Semaphore;
 
 /**
- * The {@code --limit} bound: one slot per flow run, taken before any API call for the run and released
- * exactly once whatever path the run takes (releasing twice is harmless, as Prefect requires).
+ * The {@code --limit} bound: one slot per flow run, taken before any API call for the run and released exactly
+ * once whatever path the run takes (releasing twice is harmless, as Prefect requires). Runs found again after a
+ * restart take a slot unconditionally: they are running whether or not the limit allows it.
  */
 final class Slots {
 
-    private final Semaphore permits;
-    private final Set<String> holders = ConcurrentHashMap.newKeySet();
+    private final Integer limit;
+    private final Set<String> holders = new HashSet<>();
 
     /** @param limit maximum concurrent runs, or null for no limit */
     Slots(Integer limit) {
-        this.permits = limit == null ? null : new Semaphore(limit);
+        this.limit = limit;
     }
 
-    boolean tryAcquire(String flowRunId) {
-        if (permits != null && !permits.tryAcquire()) {
+    synchronized boolean tryAcquire(String flowRunId) {
+        if (limit != null && holders.size() >= limit && !holders.contains(flowRunId)) {
             return false;
         }
         holders.add(flowRunId);
         return true;
     }
 
-    void release(String flowRunId) {
-        if (holders.remove(flowRunId) && permits != null) {
-            permits.release();
-        }
+    synchronized void forceAcquire(String flowRunId) {
+        holders.add(flowRunId);
     }
 
-    int inUse() {
+    synchronized void release(String flowRunId) {
+        holders.remove(flowRunId);
+    }
+
+    synchronized int inUse() {
         return holders.size();
     }
 }

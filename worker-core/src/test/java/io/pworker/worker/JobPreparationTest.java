@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pworker.api.Deployment;
+import io.pworker.api.Flow;
+import io.pworker.api.FlowRun;
 import io.pworker.spi.FlowRunInfo;
 import java.time.Duration;
 import java.util.List;
@@ -27,7 +30,7 @@ class JobPreparationTest {
     void envLayersWorkerSettingsThenPrefectVariablesThenJobVariables() throws Exception {
         ObjectNode config = (ObjectNode) json("{\"env\":{\"PREFECT_API_KEY\":null,\"DEBUG\":true,\"N\":2,\"PREFECT_LOGGING_LEVEL\":\"DEBUG\"}}");
         JobPreparation.prepare(config, RUN, Map.of("PREFECT_API_URL", "http://x/api", "PREFECT_API_KEY", "secret",
-                "PREFECT_LOGGING_LEVEL", "INFO"), null, null, json("{}"), "3.4.25");
+                "PREFECT_LOGGING_LEVEL", "INFO"), null, null, FlowRun.from(json("{}")), "3.4.25");
         JsonNode env = config.get("env");
         assertThat(env.has("PREFECT_API_KEY")).as("a null job variable removes an inherited one").isFalse();
         assertThat(env.get("PREFECT_API_URL").asText()).isEqualTo("http://x/api");
@@ -42,8 +45,8 @@ class JobPreparationTest {
     void labelsNameAndDefaultCommand() throws Exception {
         ObjectNode config = (ObjectNode) json("{\"labels\":{\"team\":\"data\",\"prefect.io/flow-name\":\"override\"},"
                 + "\"name\":\"{{ ctx.flow.name }}-{{ ctx.flow_run.name }}\",\"command\":null}");
-        JobPreparation.prepare(config, RUN, Map.of(), json("{\"updated\":\"2026-08-20T10:11:12.123456Z\"}"),
-                json("{\"name\":\"etl\"}"), json("{\"name\":\"warm-scorpion\"}"), "3.4.25");
+        JobPreparation.prepare(config, RUN, Map.of(), Deployment.from(json("{\"updated\":\"2026-08-20T10:11:12.123456Z\"}")),
+                Flow.from(json("{\"name\":\"etl\"}")), FlowRun.from(json("{\"name\":\"warm-scorpion\"}")), "3.4.25");
         assertThat(config.get("labels").get("prefect.io/flow-run-id").asText()).isEqualTo("run-1");
         assertThat(config.get("labels").get("prefect.io/work-pool-id").asText()).isEqualTo("pool-1");
         assertThat(config.get("labels").get("prefect.io/deployment-updated").asText()).isEqualTo("2026-08-20T10:11:12.123456Z");
@@ -56,7 +59,7 @@ class JobPreparationTest {
     @Test
     void nameDefaultsToTheFlowRunName() throws Exception {
         ObjectNode config = (ObjectNode) json("{\"command\":\"python -m flows\"}");
-        JobPreparation.prepare(config, RUN, Map.of(), null, null, json("{}"), "3.4.25");
+        JobPreparation.prepare(config, RUN, Map.of(), null, null, FlowRun.from(json("{}")), "3.4.25");
         assertThat(config.get("name").asText()).isEqualTo("warm-scorpion");
         assertThat(config.get("command").asText()).isEqualTo("python -m flows");
     }

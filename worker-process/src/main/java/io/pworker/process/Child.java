@@ -11,9 +11,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * @param process       the wrapper's (or, without one, the command's) process
  * @param identity      its pid and start time
  * @param tempDir       the temporary working directory, or null
- * @param pump          the thread copying its output to the console, or null without {@code stream_output}
  * @param killRequested set before the worker signals it, so that a signal death is reported as {@code -N}
  */
-record Child(String flowRunId, Process process, ProcessIdentity identity, Path tempDir, Thread pump,
+record Child(String flowRunId, Process process, ProcessIdentity identity, Path tempDir,
         AtomicBoolean killRequested) {
 }

@@ -2,10 +2,12 @@ package io.pworker.process;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * How a flow-run command is started: in its own session and process group ({@code setsid}), under a fixed POSIX
@@ -121,6 +123,47 @@ final class ExitWrapper {
             byte[] own = cmdline(c.pid());
             return own.length > 0 && !isWrapper(own);
         })).orElse(false);
+    }
+
+    /**
+     * The pid of a live wrapper that writes to {@code exitFile}: a process started for the run by a worker that
+     * crashed before it could note the pid. The exit file's path names the state directory and the run, so no
+     * other process has it on its command line. Of a wrapper and its forked copy (before the command is exec'd),
+     * the one whose parent is not a wrapper of the same run is the one that leads the group.
+     */
+    static Optional<Long> findRunning(Path exitFile) {
+        byte[] mark = ("\0" + NAME + "\0" + exitFile + "\0").getBytes(StandardCharsets.UTF_8);
+        List<Long> found = new ArrayList<>();
+        try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), p -> isPid(p.getFileName()))) {
+            for (Path proc : procs) {
+                long pid = Long.parseLong(proc.getFileName().toString());
+                if (contains(cmdline(pid), mark) && ProcStat.read(pid).map(ProcStat::running).orElse(false)) {
+                    found.add(pid);
+                }
+            }
+        } catch (IOException e) {
+            // no /proc: nothing can be found
+        }
+        return found.stream().filter(pid -> ProcessHandle.of(pid).flatMap(ProcessHandle::parent)
+                .map(parent -> !found.contains(parent.pid())).orElse(true)).findFirst();
+    }
+
+    private static boolean isPid(Path name) {
+        String s = name.toString();
+        return !s.isEmpty() && s.chars().allMatch(Character::isDigit);
+    }
+
+    private static boolean contains(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return true;
+        }
+        return false;
     }
 
     private static boolean isWrapper(byte[] cmdline) {

@@ -20,13 +20,14 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * The plugin's files in its state directory, one pair per flow run:
+ * The plugin's files in its state directory, up to three per flow run:
  * <pre>
  *   runs/&lt;flow-run-id&gt;.json   the launch record (small JSON an operator can read), written by the launcher
  *   exit/&lt;flow-run-id&gt;        the exit code followed by a newline, written by the exit wrapper
+ *   out/&lt;flow-run-id&gt;.log     the run's stdout and stderr with {@code stream_output}, written by the run
  * </pre>
- * Both are replaced by renaming a complete temporary file, so a reader never sees half of one. A flow-run id that
- * is not a plain file name (Prefect's are UUIDs) is stored under a hash of it.
+ * The first two are replaced by renaming a complete temporary file, so a reader never sees half of one. A flow-run
+ * id that is not a plain file name (Prefect's are UUIDs) is stored under a hash of it.
  */
 final class LaunchRecords {
 
@@ -36,10 +37,17 @@ final class LaunchRecords {
     private final ObjectMapper json = new ObjectMapper();
     private final Path runs;
     private final Path exits;
+    private final Path outputs;
 
     LaunchRecords(Path stateDirectory) throws IOException {
         this.runs = Files.createDirectories(stateDirectory.resolve("runs"));
         this.exits = Files.createDirectories(stateDirectory.resolve("exit"));
+        this.outputs = Files.createDirectories(stateDirectory.resolve("out"));
+    }
+
+    /** Where the run writes its output with {@code stream_output}. */
+    Path outputFile(String flowRunId) {
+        return outputs.resolve(fileName(flowRunId) + ".log");
     }
 
     /** Where the exit wrapper writes the run's exit code. */
@@ -58,19 +66,34 @@ final class LaunchRecords {
         }
     }
 
+    /** Notes how far the run's output was copied; like {@link #markKillRequested}, never brings a record back. */
+    synchronized void saveOutputPosition(String flowRunId, long position) throws IOException {
+        Optional<LaunchRecord> r = read(flowRunId);
+        if (r.isPresent() && r.get().outputPosition() != position) {
+            write(r.get().withOutputPosition(position));
+        }
+    }
+
     synchronized void write(LaunchRecord r) throws IOException {
         ObjectNode n = json.createObjectNode();
         n.put("version", VERSION);
         n.put("flow_run_id", r.flowRunId());
-        n.put("pid", r.identity().pid());
-        n.put("start_ticks", r.identity().startTicks());
-        n.put("boot_id", r.identity().bootId());
+        if (r.starting()) {
+            // null until the process runs: a worker that finds it so looks for the process in /proc
+            n.putNull("pid");
+        } else {
+            n.put("pid", r.identity().pid());
+            n.put("start_ticks", r.identity().startTicks());
+            n.put("boot_id", r.identity().bootId());
+        }
         n.put("records_exit_code", r.recordsExitCode());
         n.put("temp_dir", r.tempDir());
         n.put("worker_name", r.workerName());
         n.put("work_pool_id", r.workPoolId());
         n.put("work_pool_name", r.workPoolName());
         n.put("kill_requested", r.killRequested());
+        n.put("output_name", r.outputName());
+        n.put("output_position", r.outputPosition());
         Path file = recordFile(r.flowRunId());
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         Files.writeString(tmp, json.writerWithDefaultPrettyPrinter().writeValueAsString(n) + "\n", StandardCharsets.UTF_8);
@@ -81,15 +104,31 @@ final class LaunchRecords {
         }
     }
 
+    /** The record of the run's process; empty while it is only being started. */
     Optional<LaunchRecord> read(String flowRunId) {
+        return readAny(flowRunId).filter(r -> !r.starting());
+    }
+
+    /** The run's record, also when it is still {@linkplain LaunchRecord#starting() starting}. */
+    Optional<LaunchRecord> readAny(String flowRunId) {
         return read(recordFile(flowRunId));
     }
 
-    /** Every record (in no order); unreadable ones are skipped. */
+    /** Every record of a started process (in no order); unreadable ones are skipped. */
     List<LaunchRecord> all() {
+        return list(false);
+    }
+
+    /** Every record of a launch whose process was not noted, as it is left by a worker that crashed meanwhile. */
+    List<LaunchRecord> allStarting() {
+        return list(true);
+    }
+
+    private List<LaunchRecord> list(boolean starting) {
         List<LaunchRecord> out = new ArrayList<>();
         try (Stream<Path> files = Files.list(runs)) {
-            files.filter(p -> p.getFileName().toString().endsWith(".json")).forEach(p -> read(p).ifPresent(out::add));
+            files.filter(p -> p.getFileName().toString().endsWith(".json"))
+                    .forEach(p -> read(p).filter(r -> r.starting() == starting).ifPresent(out::add));
         } catch (IOException e) {
             // no directory, no records
         }
@@ -106,16 +145,17 @@ final class LaunchRecords {
         }
     }
 
-    /** Removes an exit code left from an earlier launch of the same flow run. */
-    void forgetExitCode(String flowRunId) {
+    /** Removes the exit code and output left from an earlier launch of the same flow run. */
+    void forgetOutcome(String flowRunId) {
         Path exit = exitFile(flowRunId);
         deleteQuietly(exit);
         deleteQuietly(exit.resolveSibling(exit.getFileName() + ".tmp"));
+        deleteQuietly(outputFile(flowRunId));
     }
 
     /** Removes everything kept for the run. */
     synchronized void forget(String flowRunId) {
-        forgetExitCode(flowRunId);
+        forgetOutcome(flowRunId);
         deleteQuietly(recordFile(flowRunId));
     }
 
@@ -126,16 +166,17 @@ final class LaunchRecords {
         } catch (IOException e) {
             return Optional.empty();
         }
-        if (n == null || n.path("version").asInt() != VERSION || !n.path("pid").canConvertToLong()
-                || n.path("flow_run_id").asText("").isEmpty()) {
+        if (n == null || n.path("version").asInt() != VERSION || n.path("flow_run_id").asText("").isEmpty()
+                || !(n.path("pid").canConvertToLong() || n.path("pid").isNull())) {
             return Optional.empty();
         }
         JsonNode start = n.path("start_ticks");
-        ProcessIdentity identity = new ProcessIdentity(n.path("pid").asLong(),
+        ProcessIdentity identity = n.path("pid").isNull() ? null : new ProcessIdentity(n.path("pid").asLong(),
                 start.canConvertToLong() ? start.asLong() : null, textOrNull(n, "boot_id"));
         return Optional.of(new LaunchRecord(n.path("flow_run_id").asText(), identity,
                 n.path("records_exit_code").asBoolean(), textOrNull(n, "temp_dir"), textOrNull(n, "worker_name"),
-                textOrNull(n, "work_pool_id"), textOrNull(n, "work_pool_name"), n.path("kill_requested").asBoolean()));
+                textOrNull(n, "work_pool_id"), textOrNull(n, "work_pool_name"), n.path("kill_requested").asBoolean(),
+                textOrNull(n, "output_name"), Math.max(0, n.path("output_position").asLong())));
     }
 
     private Path recordFile(String flowRunId) {

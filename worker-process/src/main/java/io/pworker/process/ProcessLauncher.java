@@ -2,6 +2,7 @@ package io.pworker.process;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.Discovered;
+import io.pworker.spi.FlowRunInfo;
 import io.pworker.spi.InfrastructureException;
 import io.pworker.spi.InfrastructureLauncher;
 import io.pworker.spi.InfrastructureScope;
@@ -23,6 +24,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -32,12 +34,22 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Two kinds of process come through here: children, which this launcher started and whose exit code the JDK
  * collects, and the others (started by an earlier worker process, or named by a handle alone), whose end the
- * {@link ExitPoller} notices and whose exit code only the wrapper's file can tell.
+ * {@link ExitPoller} notices and whose exit code only the wrapper's file can tell. The output of both kinds goes
+ * to a file that the {@link OutputFollower} copies to the console, so that no run depends on this worker process
+ * staying alive.
  */
 final class ProcessLauncher implements InfrastructureLauncher {
 
     private static final Duration POLL_INTERVAL = Duration.ofMillis(500);
-    private static final Duration OUTPUT_DRAIN = Duration.ofSeconds(2);
+    /** How often the output files of {@code stream_output} runs are read. */
+    private static final Duration FOLLOW_INTERVAL = Duration.ofMillis(200);
+    /** How often at most a run's output position is saved: what a crash of the worker may print twice. */
+    private static final Duration SAVE_OUTPUT_POSITION = Duration.ofSeconds(2);
+    /** A run's output file is emptied once it is larger than this and all of it was copied. */
+    static final long OUTPUT_FILE_LIMIT = 8L * 1024 * 1024;
+    /** How long the report of a run's end waits for the last of its output to be copied. */
+    private static final Duration OUTPUT_DRAIN = Duration.ofSeconds(5);
+    private static final Duration OUTPUT_STOP = Duration.ofSeconds(2);
 
     private final Map<String, String> environment;
     private final ExitWrapper wrapper;
@@ -45,15 +57,21 @@ final class ProcessLauncher implements InfrastructureLauncher {
     private final ProcessStarter starter;
     private final RunTargets targets;
     private final ExitPoller poller;
+    private final OutputFollower follower;
     private final GroupSignals signals = new GroupSignals();
     private final Map<Long, Child> children = new ConcurrentHashMap<>();
     private final Set<AtomicBoolean> openWatches = ConcurrentHashMap.newKeySet();
     /** One launch at a time, so that two launches of the same run cannot both miss each other's record. */
     private final ReentrantLock launching = new ReentrantLock();
-    /** Where a child's exit is reported: off the JDK's reaper thread, since the report waits for output to drain. */
+    /** Where a run's end is reported: off the JDK's reaper thread and the follower's, since the core's report works. */
     private final Executor reporting = r -> Thread.ofVirtual().name("pworker-process-exit").start(r);
 
     ProcessLauncher(PluginContext context, ExitWrapper wrapper) throws InfrastructureException {
+        this(context, wrapper, OUTPUT_FILE_LIMIT);
+    }
+
+    /** @param outputFileLimit see {@link #OUTPUT_FILE_LIMIT}; tests use a small one */
+    ProcessLauncher(PluginContext context, ExitWrapper wrapper, long outputFileLimit) throws InfrastructureException {
         this.environment = context.environment();
         this.wrapper = wrapper;
         try {
@@ -62,9 +80,11 @@ final class ProcessLauncher implements InfrastructureLauncher {
             throw new InfrastructureException("cannot use the state directory " + context.stateDirectory() + ": " + e, e);
         }
         String bootId = ProcStat.bootId();
-        this.starter = new ProcessStarter(wrapper, context.console(), bootId);
+        this.starter = new ProcessStarter(wrapper, bootId);
         this.targets = new RunTargets(records, children, bootId);
         this.poller = new ExitPoller(POLL_INTERVAL, bootId);
+        this.follower = new OutputFollower(context.console(), FOLLOW_INTERVAL, SAVE_OUTPUT_POSITION, outputFileLimit,
+                this::saveOutputPosition);
     }
 
     @Override
@@ -73,42 +93,117 @@ final class ProcessLauncher implements InfrastructureLauncher {
         String runId = request.run().id();
         launching.lockInterruptibly();
         try {
-            Optional<LaunchRecord> earlier = records.read(runId);
-            if (earlier.isPresent()) {
-                RunTarget t = targets.resolve(earlier.get());
-                // adopt only what is surely that process: a pid without a start time may have been reused
-                if ((t.identity().exact() || t.child() != null) && t.running(targets.bootId())) {
-                    request.log().info("Flow run '" + runId + "' already has process " + t.pid() + " from an earlier "
-                            + "launch; the worker watches that one instead of starting another");
-                    return RunTargets.handle(runId, t.identity());
-                }
-                // it ended and was never released: this launch is a new attempt at the run
-                ProcessStarter.deleteTree(pathOrNull(earlier.get().tempDir()));
-                records.forget(runId);
+            Optional<RunHandle> adopted = adoptEarlierLaunch(request);
+            if (adopted.isPresent()) {
+                return adopted.get();
             }
             if (Thread.interrupted()) {
                 throw new InterruptedException("the launch of flow run " + runId + " was cancelled");
             }
-            records.forgetExitCode(runId);
-            Child child = starter.start(request.run(), spec, records.exitFile(runId));
-            children.put(child.identity().pid(), child);
-            try {
-                records.write(new LaunchRecord(runId, child.identity(), wrapper.recordsExitCodes(),
-                        Objects.toString(child.tempDir(), null), request.run().workerName(),
-                        request.run().workPoolId(), request.run().workPoolName(), false));
-            } catch (IOException e) {
-                undo(child);
-                throw new LaunchException("cannot record the launch in the state directory, without which the worker "
-                        + "could not find the process again after a restart: " + e, e);
-            }
-            if (Thread.interrupted()) {
-                undo(child);
-                throw new InterruptedException("the launch of flow run " + runId + " was cancelled");
-            }
-            return RunTargets.handle(runId, child.identity());
+            records.forgetOutcome(runId);
+            return start(request, spec);
         } finally {
             launching.unlock();
         }
+    }
+
+    /**
+     * The handle of a process an earlier launch of the run started and that still runs; empty, with what is left
+     * of an earlier launch removed, when a new process is to be started.
+     */
+    private Optional<RunHandle> adoptEarlierLaunch(LaunchRequest request) {
+        String runId = request.run().id();
+        Optional<LaunchRecord> earlier = records.readAny(runId);
+        if (earlier.isEmpty()) {
+            return Optional.empty();
+        }
+        LaunchRecord r = earlier.get();
+        Optional<ProcessIdentity> running;
+        if (r.starting()) {
+            running = findStarted(r);
+            running.ifPresent(identity -> {
+                try {
+                    records.write(r.started(identity));
+                } catch (IOException e) {
+                    request.log().warn("Cannot complete the launch record of flow run '" + runId + "' (" + e
+                            + "); after another restart its exit code will be unknown");
+                }
+            });
+        } else {
+            RunTarget t = targets.resolve(r);
+            // adopt only what is surely that process: a pid without a start time may have been reused
+            running = (t.identity().exact() || t.child() != null) && t.running(targets.bootId())
+                    ? Optional.of(t.identity()) : Optional.empty();
+        }
+        if (running.isEmpty()) {
+            // it never started, or it ended and was never released: this launch is a new attempt at the run
+            ProcessStarter.deleteTree(pathOrNull(r.tempDir()));
+            records.forget(runId);
+            return Optional.empty();
+        }
+        request.log().info("Flow run '" + runId + "' already has process " + running.get().pid() + " from an "
+                + "earlier launch; the worker watches that one instead of starting another");
+        followOutput(r);
+        return Optional.of(RunTargets.handle(runId, running.get()));
+    }
+
+    /**
+     * The process of a launch cut short: a worker crashed between writing the record and noting the pid, and the
+     * process may run all the same. Only a wrapped command can be recognised, by its exit file.
+     */
+    private Optional<ProcessIdentity> findStarted(LaunchRecord r) {
+        if (!r.recordsExitCode()) {
+            return Optional.empty();
+        }
+        return ExitWrapper.findRunning(records.exitFile(r.flowRunId()))
+                .map(pid -> ProcessIdentity.observe(pid, targets.bootId())).filter(ProcessIdentity::exact);
+    }
+
+    /**
+     * Starts the run's process. The launch record is written first, without a pid, so that a worker that crashes
+     * before it can note the pid leaves enough behind for the next launch to find the process instead of
+     * starting a second one ({@link #adoptEarlierLaunch}).
+     */
+    private RunHandle start(LaunchRequest request, ProcessSpec spec) throws LaunchException, InterruptedException {
+        FlowRunInfo run = request.run();
+        String runId = run.id();
+        Path tempDir = ProcessStarter.temporaryDirectory(run, spec);
+        LaunchRecord record = new LaunchRecord(runId, null, wrapper.recordsExitCodes(), Objects.toString(tempDir, null),
+                run.workerName(), run.workPoolId(), run.workPoolName(), false, spec.streamOutput() ? spec.name() : null,
+                0);
+        try {
+            records.write(record);
+        } catch (IOException e) {
+            ProcessStarter.deleteTree(tempDir);
+            throw unrecorded(e);
+        }
+        Child child;
+        try {
+            child = starter.start(run, spec, tempDir, records.exitFile(runId),
+                    record.streamsOutput() ? records.outputFile(runId) : null);
+        } catch (LaunchException e) {
+            ProcessStarter.deleteTree(tempDir);
+            records.forget(runId);
+            throw e;
+        }
+        children.put(child.identity().pid(), child);
+        try {
+            records.write(record.started(child.identity()));
+        } catch (IOException e) {
+            undo(child);
+            throw unrecorded(e);
+        }
+        if (Thread.interrupted()) {
+            undo(child);
+            throw new InterruptedException("the launch of flow run " + runId + " was cancelled");
+        }
+        followOutput(record);
+        return RunTargets.handle(runId, child.identity());
+    }
+
+    private static LaunchException unrecorded(IOException e) {
+        return new LaunchException("cannot record the launch in the state directory, without which the worker could "
+                + "not find the process again after a restart: " + e, e);
     }
 
     /** Takes back a launch that must not stand: nothing of it stays running or on disk. */
@@ -122,6 +217,7 @@ final class ProcessLauncher implements InfrastructureLauncher {
         } catch (InfrastructureException e) {
             // stop already sent SIGKILL to the group; nothing more can be done
         } finally {
+            follower.stop(child.flowRunId());
             children.remove(child.identity().pid(), child);
             ProcessStarter.deleteTree(child.tempDir());
             records.forget(child.flowRunId());
@@ -138,21 +234,21 @@ final class ProcessLauncher implements InfrastructureLauncher {
             }
         };
         openWatches.add(open);
+        // a run found again after a restart is copied on from where the earlier worker stopped (a child of this
+        // launcher has been followed since its launch)
+        boolean output = t.record() != null && followOutput(t.record());
         Runnable forget = () -> {
         };
         if (t.child() != null) {
             if (t.child().process().isAlive()) {
                 guarded.report(new Phase.Running());
             }
-            t.child().process().onExit().thenRunAsync(() -> {
-                drainOutput(t.child());
-                guarded.report(targets.ended(t));
-            }, reporting);
+            t.child().process().onExit().thenRunAsync(() -> reportEnd(t, output, guarded), reporting);
         } else if (t.running(targets.bootId())) {
             guarded.report(new Phase.Running());
-            forget = poller.watch(t.identity(), () -> guarded.report(targets.ended(t)));
+            forget = poller.watch(t.identity(), () -> reportEnd(t, output, guarded));
         } else {
-            guarded.report(targets.ended(t));
+            reportEnd(t, output, guarded);
         }
         Runnable unwatch = forget;
         return () -> {
@@ -162,13 +258,31 @@ final class ProcessLauncher implements InfrastructureLauncher {
         };
     }
 
-    private static void drainOutput(Child child) {
-        if (child.pump() != null) {
-            try {
-                child.pump().join(OUTPUT_DRAIN);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+    /** Reports how the run ended, after the rest of its output has been copied (or a while later at most). */
+    private void reportEnd(RunTarget t, boolean output, PhaseSink sink) {
+        if (!output) {
+            sink.report(targets.ended(t));
+            return;
+        }
+        follower.finish(t.flowRunId()).completeOnTimeout(null, OUTPUT_DRAIN.toMillis(), TimeUnit.MILLISECONDS)
+                .thenRunAsync(() -> sink.report(targets.ended(t)), reporting);
+    }
+
+    /** Copies the run's output to the console, if it has any; does nothing more when it is followed already. */
+    private boolean followOutput(LaunchRecord r) {
+        if (!r.streamsOutput()) {
+            return false;
+        }
+        follower.follow(r.flowRunId(), records.outputFile(r.flowRunId()), "[" + r.outputName() + "] ",
+                r.outputPosition());
+        return true;
+    }
+
+    private void saveOutputPosition(String flowRunId, long position) {
+        try {
+            records.saveOutputPosition(flowRunId, position);
+        } catch (IOException e) {
+            // then a worker that starts after a crash copies a little more of the output again
         }
     }
 
@@ -208,11 +322,35 @@ final class ProcessLauncher implements InfrastructureLauncher {
     }
 
     @Override
-    public List<Discovered> discover(InfrastructureScope scope) {
+    public List<Discovered> discover(InfrastructureScope scope) throws InterruptedException {
+        noteLaunchesCutShort(scope);
         return records.all().stream().filter(r -> inScope(r, scope)).map(r -> {
             RunTarget t = targets.resolve(r);
             return new Discovered(r.flowRunId(), RunTargets.handle(r.flowRunId(), r.identity()), targets.phase(t));
         }).toList();
+    }
+
+    /**
+     * Completes the records of launches cut short whose process runs, so that the core finds those runs as
+     * orphans. Under the launch lock, so that a launch in progress is not taken for one cut short. A record whose
+     * process is not found stays for the next launch of the run to clear.
+     */
+    private void noteLaunchesCutShort(InfrastructureScope scope) throws InterruptedException {
+        launching.lockInterruptibly();
+        try {
+            for (LaunchRecord r : records.allStarting()) {
+                if (inScope(r, scope)) {
+                    Optional<ProcessIdentity> running = findStarted(r);
+                    if (running.isPresent()) {
+                        records.write(r.started(running.get()));
+                    }
+                }
+            }
+        } catch (IOException e) {
+            // listed at the next discover
+        } finally {
+            launching.unlock();
+        }
     }
 
     private static boolean inScope(LaunchRecord r, InfrastructureScope scope) {
@@ -229,6 +367,10 @@ final class ProcessLauncher implements InfrastructureLauncher {
         } catch (InfrastructureException e) {
             return;
         }
+        if (t.flowRunId() != null) {
+            // no more copying from a file about to be removed
+            follower.stop(t.flowRunId()).completeOnTimeout(null, OUTPUT_STOP.toMillis(), TimeUnit.MILLISECONDS).join();
+        }
         if (t.child() != null) {
             children.remove(t.pid(), t.child());
             ProcessStarter.deleteTree(t.child().tempDir());
@@ -242,6 +384,7 @@ final class ProcessLauncher implements InfrastructureLauncher {
     @Override
     public void close() {
         poller.close();
+        follower.close();
         openWatches.forEach(open -> open.set(false));
         openWatches.clear();
     }

@@ -2,12 +2,8 @@ package io.pworker.process;
 
 import io.pworker.spi.FlowRunInfo;
 import io.pworker.spi.LaunchException;
-import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
@@ -16,37 +12,46 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 
 /**
- * Starts one flow-run process: its working directory, the wrapped command line, its environment and the copy of
- * its output to the console. Writing the launch record is the launcher's business.
+ * Starts one flow-run process: its working directory, the wrapped command line, its environment and where its
+ * output goes. Writing the launch record and following the output are the launcher's business.
  */
 final class ProcessStarter {
 
     private final ExitWrapper wrapper;
-    private final PrintStream console;
     private final String bootId;
 
-    ProcessStarter(ExitWrapper wrapper, PrintStream console, String bootId) {
+    ProcessStarter(ExitWrapper wrapper, String bootId) {
         this.wrapper = wrapper;
-        this.console = console;
         this.bootId = bootId;
     }
 
-    Child start(FlowRunInfo run, ProcessSpec spec, Path exitFile) throws LaunchException {
-        Path tempDir = null;
-        Path dir = spec.workingDir();
-        if (dir == null) {
-            try {
-                tempDir = Files.createTempDirectory("pworker-" + run.id().replaceAll("[^A-Za-z0-9-]", "_") + "-");
-            } catch (IOException e) {
-                throw new LaunchException("cannot create a working directory for the flow run: " + e.getMessage(), e);
-            }
-            dir = tempDir;
+    /**
+     * Makes the temporary working directory of a run without {@code working_dir}, before the launch record that
+     * names it is written; null when the run has a {@code working_dir}.
+     */
+    static Path temporaryDirectory(FlowRunInfo run, ProcessSpec spec) throws LaunchException {
+        if (spec.workingDir() != null) {
+            return null;
         }
+        try {
+            return Files.createTempDirectory("pworker-" + run.id().replaceAll("[^A-Za-z0-9-]", "_") + "-");
+        } catch (IOException e) {
+            throw new LaunchException("cannot create a working directory for the flow run: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Starts the process. Its stdout and stderr go, together, to the end of {@code outputFile}, or nowhere when
+     * that is null: never to a pipe, which would tie the run to this worker process (see {@link OutputFollower}).
+     */
+    Child start(FlowRunInfo run, ProcessSpec spec, Path tempDir, Path exitFile, Path outputFile)
+            throws LaunchException {
+        Path dir = spec.workingDir() != null ? spec.workingDir() : tempDir;
         ProcessBuilder builder = new ProcessBuilder(wrapper.command(exitFile, spec.program(), spec.args()))
-                .directory(dir.toFile()).redirectErrorStream(true);
-        if (!spec.streamOutput()) {
-            builder.redirectOutput(ProcessBuilder.Redirect.DISCARD);
-        }
+                .directory(dir.toFile()).redirectErrorStream(true)
+                .redirectOutput(outputFile == null ? ProcessBuilder.Redirect.DISCARD
+                        // O_APPEND: every write lands at the end, also after the follower has emptied the file
+                        : ProcessBuilder.Redirect.appendTo(outputFile.toFile()));
         Map<String, String> env = builder.environment();
         env.clear();
         env.putAll(spec.env());
@@ -54,26 +59,10 @@ final class ProcessStarter {
         try {
             process = builder.start();
         } catch (IOException e) {
-            deleteTree(tempDir);
             throw new LaunchException("cannot start command '" + spec.program() + "': " + e.getMessage(), e);
         }
-        ProcessIdentity identity = ProcessIdentity.observe(process.pid(), bootId);
-        Thread pump = spec.streamOutput() ? pump(process, "[" + spec.name() + "] ") : null;
-        return new Child(run.id(), process, identity, tempDir, pump, new AtomicBoolean());
-    }
-
-    private Thread pump(Process process, String prefix) {
-        return Thread.ofVirtual().name("pworker-output-" + process.pid()).start(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
-                    StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = r.readLine()) != null) {
-                    console.println(prefix + line);
-                }
-            } catch (IOException ignored) {
-                // the child closed its output
-            }
-        });
+        return new Child(run.id(), process, ProcessIdentity.observe(process.pid(), bootId), tempDir,
+                new AtomicBoolean());
     }
 
     /**

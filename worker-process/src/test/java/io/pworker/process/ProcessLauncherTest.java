@@ -37,6 +37,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -86,9 +87,14 @@ class ProcessLauncherTest {
 
     /** A launcher over the test's state directory: the worker, or the worker after a restart. */
     private ProcessLauncher launcher() throws Exception {
+        return launcher(out);
+    }
+
+    /** A launcher that copies output to a console of its own. */
+    private ProcessLauncher launcher(ByteArrayOutputStream console) throws Exception {
         ProcessLauncher l = new ProcessLauncher(new PluginContext("w",
                 Map.of("PATH", System.getenv("PATH"), "FROM_WORKER", "worker", "OVERRIDDEN", "worker"),
-                new PrintStream(out, true, StandardCharsets.UTF_8), Clock.systemUTC(), state), ExitWrapper.detect());
+                new PrintStream(console, true, StandardCharsets.UTF_8), Clock.systemUTC(), state), ExitWrapper.detect());
         launchers.add(l);
         return l;
     }
@@ -218,6 +224,107 @@ class ProcessLauncherTest {
         RunHandle h = launch("{\"command\":\"sh -c 'echo to-out; echo to-err >&2'\",\"name\":\"loud\"}");
         assertThat(code(awaitEnd(h))).isZero();
         assertThat(out.toString(StandardCharsets.UTF_8)).contains("[loud] to-out", "[loud] to-err");
+    }
+
+    @Test
+    void stdoutAndStderrReachTheConsoleInTheOrderTheyWereWrittenLineByLine() throws Exception {
+        RunHandle h = launch(config("sh -c " + shellQuote("i=1; while [ $i -le 100 ]; do echo \"out $i\"; "
+                + "echo \"err $i\" >&2; i=$((i+1)); done; printf 'crlf\\r\\ncr\\rlast without a line break'"), ""));
+        assertThat(code(awaitEnd(h))).isZero();
+        List<String> expected = new ArrayList<>();
+        for (int i = 1; i <= 100; i++) {
+            expected.add("[n] out " + i);
+            expected.add("[n] err " + i);
+        }
+        expected.addAll(List.of("[n] crlf", "[n] cr", "[n] last without a line break"));
+        assertThat(out.toString(StandardCharsets.UTF_8).lines().toList()).isEqualTo(expected);
+    }
+
+    @Test
+    void aLauncherAfterARestartCopiesTheOutputOnFromWhereTheEarlierOneStopped() throws Exception {
+        Path go = dir.resolve("go");
+        RunHandle h = launch(config("sh -c " + shellQuote("echo before; while [ ! -e " + go + " ]; do sleep 0.05; done; "
+                + "echo after"), ""));
+        waitFor("the first launcher copied a line", () -> out.toString(StandardCharsets.UTF_8).contains("[n] before"));
+        LaunchRecords records = new LaunchRecords(state);
+        waitFor("and noted how far", () -> records.read(flowRunId(h)).orElseThrow().outputPosition() > 0);
+        ByteArrayOutputStream afterRestart = new ByteArrayOutputStream();
+        ProcessLauncher restarted = launcher(afterRestart);
+        BlockingQueue<Phase> phases = watch(restarted, h);
+        Files.createFile(go);
+        assertThat(code(awaitEnd(phases))).isZero();
+        assertThat(afterRestart.toString(StandardCharsets.UTF_8).lines().toList()).containsExactly("[n] after");
+    }
+
+    @Test
+    void theOutputOfFiftyRunsIsCopiedByOneThread() throws Exception {
+        List<RunHandle> runs = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            runs.add(launch(config("sh -c " + shellQuote("while :; do echo tick; sleep 1; done"), "")
+                    .replace("\"name\":\"n\"", "\"name\":\"r" + i + "\"")));
+        }
+        long before = platformThreads();
+        ByteArrayOutputStream afterRestart = new ByteArrayOutputStream();
+        ProcessLauncher restarted = launcher(afterRestart);
+        for (RunHandle h : runs) {
+            watch(restarted, h);
+        }
+        waitFor("every run's output copied by the restarted launcher", () -> {
+            String copied = afterRestart.toString(StandardCharsets.UTF_8);
+            return IntStream.range(0, 50).allMatch(i -> copied.contains("[r" + i + "] tick\n"));
+        });
+        assertThat(platformThreads() - before).isLessThan(5);
+        assertThat(Thread.getAllStackTraces().keySet()).filteredOn(t -> t.getName().equals("pworker-process-output"))
+                .as("one follower for each of the two launchers").hasSize(2);
+    }
+
+    @Test
+    void aLaunchCutShortBeforeThePidWasNotedIsAdoptedByTheNextLaunchOfTheRun() throws Exception {
+        FlowRunInfo run = newRun();
+        RunHandle h = launch(first(), run, config("sleep 300", ""));
+        LaunchRecords records = new LaunchRecords(state);
+        LaunchRecord started = cutShort(h);
+
+        RunHandle again = launch(launcher(), run, config("sleep 300", ""));
+        assertThat(again).isEqualTo(h);
+        assertThat(records.read(run.id())).hasValueSatisfying(r -> assertThat(r.identity()).isEqualTo(started.identity()));
+        assertThat(launchers.getLast().recover(again, null)).isInstanceOf(Phase.Running.class);
+    }
+
+    @Test
+    void aLaunchCutShortBeforeThePidWasNotedIsDiscovered() throws Exception {
+        RunHandle h = launch(config("sleep 300", ""));
+        cutShort(h);
+        assertThat(launcher().discover(new InfrastructureScope(POOL_ID, "p", null))).singleElement().satisfies(d -> {
+            assertThat(d.handle()).isEqualTo(h);
+            assertThat(d.phase()).isInstanceOf(Phase.Running.class);
+        });
+    }
+
+    /**
+     * Turns the run's launch record back into what a worker leaves when it dies between starting the process and
+     * noting its pid; returns the record as it was.
+     */
+    private LaunchRecord cutShort(RunHandle h) throws Exception {
+        awaitCommand(h);
+        LaunchRecords records = new LaunchRecords(state);
+        LaunchRecord started = records.read(flowRunId(h)).orElseThrow();
+        records.write(new LaunchRecord(started.flowRunId(), null, started.recordsExitCode(), started.tempDir(),
+                started.workerName(), started.workPoolId(), started.workPoolName(), false, started.outputName(), 0));
+        assertThat(records.read(flowRunId(h))).isEmpty();
+        return started;
+    }
+
+    @Test
+    void aLaunchCutShortBeforeTheProcessStartedIsStartedAnew() throws Exception {
+        FlowRunInfo run = newRun();
+        Path leftTemp = Files.createTempDirectory("pworker-left-");
+        LaunchRecords records = new LaunchRecords(state);
+        records.write(new LaunchRecord(run.id(), null, true, leftTemp.toString(), "w", POOL_ID, "p", false, "n", 0));
+
+        RunHandle h = launch(first(), run, config("sh -c 'exit 4'", ""));
+        assertThat(code(awaitEnd(h))).isEqualTo(4);
+        assertThat(leftTemp).doesNotExist();
     }
 
     @Test
@@ -370,9 +477,10 @@ class ProcessLauncherTest {
         Path temp = Path.of(out.toString(StandardCharsets.UTF_8).trim().replace("[tmp] ", ""));
         assertThat(temp).exists();
         assertThat(state.resolve("exit").resolve(flowRunId(h))).exists();
+        assertThat(state.resolve("out").resolve(flowRunId(h) + ".log")).content().contains(temp.toString());
         launcher().release(h, null);
         assertThat(temp).doesNotExist();
-        try (Stream<Path> left = Stream.concat(Files.list(state.resolve("runs")), Files.list(state.resolve("exit")))) {
+        try (Stream<Path> left = Stream.of("runs", "exit", "out").flatMap(d -> list(state.resolve(d)))) {
             assertThat(left).isEmpty();
         }
     }
@@ -430,6 +538,14 @@ class ProcessLauncherTest {
 
     private static String flowRunId(RunHandle h) {
         return h.state().get(RunTargets.FLOW_RUN_ID);
+    }
+
+    private static Stream<Path> list(Path dir) {
+        try {
+            return Files.list(dir);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private static long platformThreads() {

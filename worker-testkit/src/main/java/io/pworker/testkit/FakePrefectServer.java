@@ -148,8 +148,12 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
         }
     }
 
+    /** Where workers of {@link #workerSettings} keep their state, so tests never touch the user's ~/.prefect. */
+    private final java.nio.file.Path stateDirectory;
+
     private FakePrefectServer() throws IOException {
         this.transport = new HttpTransport(this);
+        this.stateDirectory = java.nio.file.Files.createTempDirectory("pworker-state-");
     }
 
     public static FakePrefectServer start() {
@@ -175,7 +179,8 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
                 "PREFECT_WORKER_QUERY_SECONDS", "1",
                 "PREFECT_WORKER_HEARTBEAT_SECONDS", "1",
                 "PREFECT_WORKER_PREFETCH_SECONDS", "0",
-                "PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.2"));
+                "PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.2",
+                "PWORKER_STATE_DIR", stateDirectory.toString()));
         for (int i = 0; i + 1 < keyValues.length; i += 2) {
             s.put(keyValues[i], keyValues[i + 1]);
         }
@@ -186,9 +191,19 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
         return "http://127.0.0.1:" + transport.port() + "/api";
     }
 
+    /** The state directory {@link #workerSettings} gives workers; deleted by {@link #close()}. */
+    public java.nio.file.Path stateDirectory() {
+        return stateDirectory;
+    }
+
     @Override
     public void close() {
         transport.close();
+        try (var paths = java.nio.file.Files.walk(stateDirectory)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            // a temporary directory left behind is harmless
+        }
     }
 
     // ---------------------------------------------------------------- seeding
@@ -410,6 +425,11 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
         return flowRun(runId).path("state_type").asText();
     }
 
+    /** The run's state name, e.g. {@code "InfrastructurePending"}. */
+    public String stateName(String runId) {
+        return flowRun(runId).path("state_name").asText();
+    }
+
     /** The message of the run's current state, empty when it has none. */
     public String stateMessage(String runId) {
         return flowRun(runId).path("state").path("message").asText();
@@ -493,6 +513,11 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
         if (event != null) {
             publish(event);
         }
+    }
+
+    /** Sets the run's {@code infrastructure_pid} as a worker's PATCH would (for runs a test says were launched). */
+    public synchronized void setInfrastructurePid(String runId, String pid) {
+        runs.get(runId).put("infrastructure_pid", pid);
     }
 
     public void setAvailable(boolean value) {

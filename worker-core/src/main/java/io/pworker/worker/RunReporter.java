@@ -1,0 +1,123 @@
+package io.pworker.worker;
+
+import io.pworker.api.ApiException;
+import io.pworker.api.FlowRun;
+import io.pworker.api.OrchestrationResult;
+import io.pworker.api.PrefectObjects;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Carries out {@link Verdict}s and the other state proposals a supervisor makes. A report must not be lost to an
+ * API outage: transient failures are retried with back-off until the server answers, or until the worker stops,
+ * in which case the run's record stays in the state directory and the next worker reports it.
+ */
+final class RunReporter {
+
+    private static final Logger log = LoggerFactory.getLogger(RunReporter.class);
+    private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
+    private static final Set<String> NO_INFRASTRUCTURE_PENDING = Set.of("RUNNING", "PAUSED", "CANCELLING", "COMPLETED",
+            "FAILED", "CANCELLED", "CRASHED");
+
+    private final PrefectObjects prefect;
+    private final BooleanSupplier stopping;
+
+    RunReporter(PrefectObjects prefect, BooleanSupplier stopping) {
+        this.prefect = prefect;
+        this.stopping = stopping;
+    }
+
+    /** The worker stopped while the API was down; whatever was being reported is left for the next worker. */
+    static final class StoppedWaiting extends Exception {
+        StoppedWaiting() {
+            super("the worker stopped while waiting for the Prefect API");
+        }
+    }
+
+    interface Call<T> {
+        T run() throws ApiException, InterruptedException;
+    }
+
+    /**
+     * Runs {@code call} until the API answers. Transient failures (no connection, 5xx, 429) are retried with
+     * back-off; other failures are thrown at once.
+     */
+    <T> T persist(String what, Call<T> call) throws ApiException, InterruptedException, StoppedWaiting {
+        long backoff = 1000;
+        boolean failing = false;
+        while (true) {
+            try {
+                T result = call.run();
+                if (failing) {
+                    log.info("The Prefect API answered again; {} done", what);
+                }
+                return result;
+            } catch (ApiException e) {
+                if (!e.isTransient()) {
+                    throw e;
+                }
+                if (!failing) {
+                    log.warn("Cannot {} yet ({}); retrying until the Prefect API answers", what, e.getMessage());
+                    failing = true;
+                }
+            }
+            for (long slept = 0; slept < backoff; slept += 200) {
+                if (stopping.getAsBoolean()) {
+                    throw new StoppedWaiting();
+                }
+                Thread.sleep(200);
+            }
+            backoff = Math.min(backoff * 2, MAX_BACKOFF.toMillis());
+        }
+    }
+
+    /** Writes what the verdict says; returns once the server answered (or refused for good). */
+    void report(String flowRunId, Verdict verdict, RunLogger rlog) throws InterruptedException, StoppedWaiting {
+        try {
+            switch (verdict) {
+                case Verdict.LeaveToEngine leave -> {
+                }
+                case Verdict.Crash crash -> {
+                    Optional<OrchestrationResult> r = persist("report flow run " + flowRunId + " as crashed",
+                            () -> prefect.client().setState(flowRunId, "CRASHED", "Crashed", crash.message(), false));
+                    if (r.isPresent() && "CRASHED".equals(r.get().stateType())) {
+                        rlog.info("Reported flow run '" + flowRunId + "' as crashed: " + crash.message());
+                    }
+                }
+                case Verdict.Cancel cancel -> {
+                    Optional<FlowRun> current = persist("read flow run " + flowRunId, () -> prefect.flowRun(flowRunId));
+                    if (current.isEmpty() || current.get().isFinal()) {
+                        return;
+                    }
+                    persist("mark flow run " + flowRunId + " cancelled",
+                            () -> prefect.client().setState(flowRunId, "CANCELLED", "Cancelled", cancel.message(), true));
+                    rlog.info(cancel.message());
+                }
+            }
+        } catch (ApiException e) {
+            log.error("Could not report flow run {} ({}): {}", flowRunId, verdict, e.getMessage());
+        }
+    }
+
+    /**
+     * Proposes {@code InfrastructurePending} as Prefect's observers do for a pod or task that waits: only while the
+     * run is not running, paused, cancelling, final or already InfrastructurePending, so the engine is never
+     * fought. One attempt; this state is a courtesy to the user.
+     */
+    void infrastructurePending(String flowRunId, String detail, RunLogger rlog) throws InterruptedException {
+        try {
+            Optional<FlowRun> run = prefect.flowRun(flowRunId);
+            if (run.isEmpty() || (run.get().stateType() != null && NO_INFRASTRUCTURE_PENDING.contains(run.get().stateType()))
+                    || "InfrastructurePending".equals(run.get().stateName())) {
+                return;
+            }
+            prefect.client().setState(flowRunId, "PENDING", "InfrastructurePending", detail, false);
+        } catch (ApiException e) {
+            rlog.debug("Could not mark the run InfrastructurePending: " + e.getMessage());
+        }
+    }
+}

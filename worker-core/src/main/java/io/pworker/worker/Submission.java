@@ -1,0 +1,135 @@
+package io.pworker.worker;
+
+import io.pworker.api.ApiException;
+import io.pworker.api.Deployment;
+import io.pworker.api.FlowRun;
+import io.pworker.api.OrchestrationResult;
+import io.pworker.api.PrefectObjects;
+import io.pworker.api.WorkPool;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The API side of submitting a run, before anything is launched (worker-spec §2.1 steps 1–6): the deployment
+ * check, the PENDING claim that decides which worker launches the run, and the announcements once the run's
+ * configuration is built (event, labels, "Submitting").
+ */
+final class Submission {
+
+    private static final Logger log = LoggerFactory.getLogger(Submission.class);
+    /** Prefect's process pid carries no host; this label keeps that scope for people and tools. */
+    private static final String HOST = hostName();
+
+    private final PrefectObjects prefect;
+    private final RunEvents events;
+    private final String workerName;
+    private final String type;
+
+    Submission(PrefectObjects prefect, RunEvents events, String workerName, String type) {
+        this.prefect = prefect;
+        this.events = events;
+        this.workerName = workerName;
+        this.type = type;
+    }
+
+    /**
+     * A run this worker won: it is PENDING and ours to launch.
+     *
+     * @param deployment the run's deployment, or null for a run without one
+     */
+    record Claimed(Deployment deployment) {
+    }
+
+    /**
+     * Checks the deployment, then proposes PENDING. Empty when the run is not ours to launch (deleted deployment,
+     * another worker won, the server refused); the reason has been logged.
+     *
+     * @param stop asked between attempts when the server says WAIT
+     */
+    Optional<Claimed> claim(FlowRun run, RunLogger rlog, BooleanSupplier stop) throws ApiException, InterruptedException {
+        String id = run.id();
+        Deployment deployment = null;
+        if (run.deploymentId() != null) {
+            deployment = prefect.deployment(run.deploymentId()).orElse(null);
+            if (deployment == null) {
+                log.warn("Deployment {} no longer exists. Flow run {} will not be submitted for execution",
+                        run.deploymentId(), id);
+                prefect.client().setState(id, "CANCELLED", "Cancelled",
+                        "Deployment " + run.deploymentId() + " no longer exists, cancelled run.", true);
+                return Optional.empty();
+            }
+        }
+        rlog.info("Worker '" + workerName + "' submitting flow run '" + id + "'");
+        while (!stop.getAsBoolean()) {
+            Optional<OrchestrationResult> answer;
+            try {
+                answer = prefect.client().setState(id, "PENDING", "Pending", null, false);
+            } catch (ApiException e) {
+                rlog.error("Failed to update state of flow run '" + id + "': " + e.getMessage(), null);
+                return Optional.empty();
+            }
+            if (answer.isEmpty()) {
+                log.info("Flow run {} no longer exists; not submitting it", id);
+                return Optional.empty();
+            }
+            OrchestrationResult r = answer.get();
+            switch (r.status()) {
+                case "ACCEPT":
+                    return Optional.of(new Claimed(deployment));
+                case "REJECT":
+                    if ("PENDING".equals(r.stateType())) {
+                        return Optional.of(new Claimed(deployment));
+                    }
+                    rlog.info("Aborted submission of flow run '" + id + "': Server returned a non-pending state '"
+                            + r.stateType() + "'");
+                    return Optional.empty();
+                case "WAIT":
+                    Thread.sleep(Duration.ofMillis(Math.round(Math.min(60, Math.max(0.1, r.delaySeconds())) * 1000)));
+                    continue;
+                default:
+                    rlog.info("Aborted submission of flow run '" + id + "'. Server sent an abort signal: " + r.reason());
+                    return Optional.empty();
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Tells Prefect the run is being submitted: the submitted event, the worker's labels on the run (a failure
+     * there fails the submission, as in Prefect) and the "Submitting" state (a failure there does not).
+     *
+     * @return the submitted event's id, which the executed event follows
+     */
+    String announce(ConfigurationBuilder.PreparedRun prepared, WorkPool pool, RunLogger rlog)
+            throws ApiException, InterruptedException {
+        String id = prepared.info().id();
+        String eventId = events.submitted(prepared.info());
+        Map<String, String> labels = new LinkedHashMap<>();
+        labels.put("prefect.worker.name", workerName);
+        labels.put("prefect.worker.type", type);
+        labels.put("prefect.work-pool.name", pool.name());
+        labels.put("prefect.work-pool.id", pool.id());
+        labels.put("pworker.host", HOST);
+        prefect.client().updateLabels(id, labels);
+        try {
+            prefect.client().setState(id, "PENDING", "Submitting", null, false);
+        } catch (ApiException e) {
+            rlog.debug("Could not mark the run Submitting: " + e.getMessage());
+        }
+        return eventId;
+    }
+
+    /** The kernel's host name; no DNS look-up, which can stall start-up on machines without a resolver. */
+    private static String hostName() {
+        try {
+            return java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/kernel/hostname")).strip();
+        } catch (java.io.IOException | RuntimeException e) {
+            return System.getenv().getOrDefault("HOSTNAME", "unknown");
+        }
+    }
+}
