@@ -68,6 +68,13 @@ public final class PrefectHttp implements AutoCloseable {
     private final AtomicReference<String> csrfToken = new AtomicReference<>();
     private final AtomicBoolean csrfDisabled;
     private final RetrySchedule retries;
+    /**
+     * At most this many requests on the wire at once, as Prefect's client (16 connections, worker-spec §6.3): a
+     * burst of hundreds of runs otherwise overlaps so many writes that a SQLite server answers "database is
+     * locked" beyond every retry. Waiting here costs nothing but a parked virtual thread.
+     */
+    static final int MAX_IN_FLIGHT = 16;
+    private final java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(MAX_IN_FLIGHT, true);
     private final PrefectVersion followed;
     private final AtomicReference<ServerVersion> serverVersion = new AtomicReference<>();
     private final ReentrantLock serverVersionLock = new ReentrantLock();
@@ -265,7 +272,12 @@ public final class PrefectHttp implements AutoCloseable {
             }
             HttpResponse<byte[]> response;
             try {
-                response = client.send(build(method, path, payload, mutating), HttpResponse.BodyHandlers.ofByteArray());
+                inFlight.acquire();
+                try {
+                    response = client.send(build(method, path, payload, mutating), HttpResponse.BodyHandlers.ofByteArray());
+                } finally {
+                    inFlight.release();
+                }
                 connectedOnce.set(true);
             } catch (IOException e) {
                 // before the first answer a refused connection means a wrong URL, not a busy server

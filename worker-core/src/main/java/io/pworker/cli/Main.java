@@ -20,6 +20,11 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        // Prefect's server (uvicorn) drops idle keep-alive connections after 5 s; the JDK client keeps them 30 s
+        // and then sends a request on a dead one. Close ours first.
+        if (System.getProperty("jdk.httpclient.keepalive.timeout") == null) {
+            System.setProperty("jdk.httpclient.keepalive.timeout", "4");
+        }
         System.exit(execute(args, System.getenv(), System.out, System.err));
     }
 

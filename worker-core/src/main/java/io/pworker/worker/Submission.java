@@ -100,8 +100,8 @@ final class Submission {
     }
 
     /**
-     * Tells Prefect the run is being submitted: the submitted event, the worker's labels on the run (a failure
-     * there fails the submission, as in Prefect) and the "Submitting" state (a failure there does not).
+     * Tells Prefect the run is being submitted: the submitted event, the worker's labels on the run (refused
+     * labels fail the submission, as in Prefect) and the "Submitting" state (a failure there does not).
      *
      * @return the submitted event's id, which the executed event follows
      */
@@ -115,7 +115,17 @@ final class Submission {
         labels.put("prefect.work-pool.name", pool.name());
         labels.put("prefect.work-pool.id", pool.id());
         labels.put("pworker.host", HOST);
-        prefect.client().updateLabels(id, labels);
+        try {
+            prefect.client().updateLabels(id, labels);
+        } catch (ApiException e) {
+            if (!e.isTransient()) {
+                throw e;
+            }
+            // SQLite servers answer this PATCH "database is locked" under bursts, beyond every retry; Prefect's
+            // worker crashes the run then. The labels only describe the run: launch it without them.
+            rlog.warn("Could not set the worker's labels on flow run '" + id + "' (" + e.getMessage()
+                    + "); launching it anyway");
+        }
         try {
             prefect.client().setState(id, "PENDING", "Submitting", null, false);
         } catch (ApiException e) {
