@@ -589,10 +589,15 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
 
     /** Whether the claimed version wants the auth message on {@code /events/in} (3.7.0 and later). */
     private boolean eventsInHandshake() {
+        return atLeast(3, 7);
+    }
+
+    /** Whether the claimed server version is {@code major.minor} or later. */
+    private boolean atLeast(int wantMajor, int wantMinor) {
         String[] parts = serverVersion.split("\\.");
         int major = Integer.parseInt(parts[0]);
         int minor = parts.length > 1 ? Integer.parseInt(parts[1].replaceAll("\\D.*", "")) : 0;
-        return major > 3 || (major == 3 && minor >= 7);
+        return major > wantMajor || (major == wantMajor && minor >= wantMinor);
     }
 
     private boolean inOutage(String method, String path) {
@@ -922,11 +927,15 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
                 applyState(r, type, name, proposed.path("message").asText(null), transition);
                 result = orchestration("ACCEPT", r, "accept_details", null);
             } else if (TERMINAL.contains(current)) {
-                result = orchestration("ABORT", r, "abort_details", "This run has already terminated.");
+                // the words of the real 3.4.25 and 3.8.3 servers
+                result = orchestration("ABORT", r, "abort_details", "Run is already in terminal state " + current);
             } else if (current.equals("CANCELLING") && !type.equals("CANCELLED")) {
                 result = orchestration("REJECT", r, "reject_details",
                         "Cannot transition flows that are cancelling to a state other than Cancelled.");
-            } else if (type.equals("PENDING") && current.equals("PENDING") && (name.equals("Pending") || name.equals(currentName))) {
+            } else if (type.equals("PENDING") && current.equals("PENDING")
+                    && (name.equals("Pending") || name.equals(currentName) || !atLeast(3, 8))) {
+                // 3.8.3 takes a second PENDING-type state under another name ("Submitting", "InfrastructurePending");
+                // 3.4.25 aborts every PENDING -> PENDING (both checked on the real servers)
                 // real 3.4.25 and 3.8.3 servers send the run's current state along with an ABORT
                 result = orchestration("ABORT", r, "abort_details",
                         "This run is in a PENDING state and cannot transition to a PENDING state.");

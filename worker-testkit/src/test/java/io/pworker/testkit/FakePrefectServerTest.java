@@ -68,7 +68,8 @@ class FakePrefectServerTest {
         return Stream.of(
                 Arguments.of("scheduledToPendingIsAccepted", "SCHEDULED", "PENDING", "Pending", false, "ACCEPT"),
                 Arguments.of("secondPendingClaimIsAborted", "PENDING", "PENDING", "Pending", false, "ABORT"),
-                Arguments.of("submittingAfterPendingIsAccepted", "PENDING", "PENDING", "Submitting", false, "ACCEPT"),
+                // the fake claims 3.4.25 unless told otherwise; that release aborts every PENDING -> PENDING
+                Arguments.of("submittingAfterPendingIsAbortedBy34", "PENDING", "PENDING", "Submitting", false, "ABORT"),
                 Arguments.of("runningCannotBeClaimed", "RUNNING", "PENDING", "Pending", false, "ABORT"),
                 Arguments.of("terminalStatesStick", "COMPLETED", "CRASHED", "Crashed", false, "ABORT"),
                 Arguments.of("cancelledSticks", "CANCELLED", "RUNNING", "Running", false, "ABORT"),
@@ -86,6 +87,16 @@ class FakePrefectServerTest {
             prefect.setFlowRunState(run, from, from.charAt(0) + from.substring(1).toLowerCase());
         }
         assertThat(propose(run, type, name, force).path("status").asText()).isEqualTo(expected);
+        prefect.assertNoContractViolations();
+    }
+
+    @Test
+    void aServerOf38TakesASecondPendingStateUnderAnotherName() throws Exception {
+        prefect.setServerVersion("3.8.3");
+        String run = prefect.createFlowRun(deployment, "{}");
+        prefect.setFlowRunState(run, "PENDING", "Pending");
+        assertThat(propose(run, "PENDING", "Submitting", false).path("status").asText()).isEqualTo("ACCEPT");
+        assertThat(propose(run, "PENDING", "Submitting", false).path("status").asText()).isEqualTo("ABORT");
         prefect.assertNoContractViolations();
     }
 
