@@ -239,6 +239,8 @@ class KubernetesLauncherTest {
                 + "resource \"jobs\" in API group \"batch\" at the cluster scope");
         assertThat(launcher(Map.of()).discover(scope)).as("namespaced rights: the pool's namespace is searched")
                 .extracting(d -> d.flowRunId()).containsExactly(run.id());
+        assertThat(cluster.requests()).as("the namespaced list after the refused cluster-wide one")
+                .anyMatch(r -> r.startsWith("GET /apis/batch/v1/namespaces/default/jobs?labelSelector=prefect.io"));
     }
 
     @Test
