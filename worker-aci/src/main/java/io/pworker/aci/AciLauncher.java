@@ -13,8 +13,10 @@ import com.azure.resourcemanager.resources.models.DeploymentProperties;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pworker.spi.Discovered;
 import io.pworker.spi.InfrastructureException;
 import io.pworker.spi.InfrastructureLauncher;
+import io.pworker.spi.InfrastructureScope;
 import io.pworker.spi.KillOutcome;
 import io.pworker.spi.LaunchException;
 import io.pworker.spi.LaunchRequest;
@@ -24,7 +26,12 @@ import io.pworker.spi.PluginContext;
 import io.pworker.spi.RunHandle;
 import io.pworker.spi.Watch;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
@@ -47,6 +54,8 @@ final class AciLauncher implements InfrastructureLauncher {
     /** One set of clients per subscription and identity; their credentials cache tokens. */
     private final Map<AciClients.Key, AciClients> clients = new ConcurrentHashMap<>();
     private final GroupWatcher watcher;
+    /** Where this launcher has put or watched groups, for {@link #discover}, besides the pool's own place. */
+    private final Set<GroupPlace> places = ConcurrentHashMap.newKeySet();
 
     AciLauncher(PluginContext context, AzureCloud cloud) {
         this.context = context;
@@ -61,6 +70,7 @@ final class AciLauncher implements InfrastructureLauncher {
         RunHandle handle = new RunHandle(request.run().id() + ":" + name,
                 Map.of("resource_group", c.resourceGroup(), "container_group", name));
         AciClients api = clients(c);
+        places.add(new GroupPlace(key(c), c.resourceGroup()));
         ContainerGroupInner existing;
         try {
             existing = find(api, c.resourceGroup(), name);
@@ -73,7 +83,7 @@ final class AciLauncher implements InfrastructureLauncher {
                     + "watching it instead of creating another");
             return checked(api, c, name, existing, handle);
         }
-        ObjectNode template = ArmTemplate.prepare(c);
+        ObjectNode template = ArmTemplate.prepare(c, AciTags.of(request.run()));
         request.log().info("Creating container group '" + name + "' in resource group '" + c.resourceGroup()
                 + "' with image '" + c.image() + "'");
         deploy(api, c, name, template);
@@ -170,6 +180,7 @@ final class AciLauncher implements InfrastructureLauncher {
     @Override
     public Watch watch(RunHandle handle, ObjectNode configuration, PhaseSink sink) throws InfrastructureException {
         AciJobConfiguration c = configuration(configuration);
+        places.add(new GroupPlace(key(c), c.resourceGroup()));
         return watcher.watch(clients(c), c.resourceGroup(), groupName(handle), c.streamOutput(), c.pollInterval(), sink);
     }
 
@@ -234,6 +245,46 @@ final class AciLauncher implements InfrastructureLauncher {
         }
     }
 
+    /**
+     * Groups tagged with the scope's pool (and worker), in the resource group of the pool's template defaults
+     * (with its subscription and credentials) and wherever this launcher has put or watched groups. ACI's list
+     * leaves out the containers' state, so each group found is read once more for its phase.
+     */
+    @Override
+    public List<Discovered> discover(InfrastructureScope scope) throws InfrastructureException {
+        Set<GroupPlace> where = new LinkedHashSet<>();
+        GroupPlace pool = GroupPlace.ofDefaults(scope.configuration());
+        if (pool != null) {
+            where.add(pool);
+        }
+        where.addAll(places);
+        // two identities may reach the same resource group: each group once
+        Map<String, Discovered> out = new LinkedHashMap<>();
+        for (GroupPlace place : where) {
+            AciClients api = clients(place.key());
+            try {
+                for (ContainerGroupInner listed : api.groups().listByResourceGroup(place.resourceGroup())) {
+                    String runId = AciTags.runIn(listed.tags(), scope);
+                    String id = (place.key().subscriptionId() + "/" + place.resourceGroup() + "/" + listed.name())
+                            .toLowerCase(Locale.ROOT);
+                    if (runId == null || out.containsKey(id)) {
+                        continue;
+                    }
+                    ContainerGroupInner group = find(api, place.resourceGroup(), listed.name());
+                    if (group != null) {
+                        out.put(id, new Discovered(runId, new RunHandle(runId + ":" + listed.name(), Map.of(
+                                "resource_group", place.resourceGroup(), "container_group", listed.name())),
+                                GroupPhase.of(group, listed.name())));
+                    }
+                }
+            } catch (RuntimeException e) {
+                throw new InfrastructureException("cannot list the container groups in " + place + ": "
+                        + AzureErrors.describe(e), e);
+            }
+        }
+        return List.copyOf(out.values());
+    }
+
     @Override
     public void close() {
         watcher.close();
@@ -287,7 +338,14 @@ final class AciLauncher implements InfrastructureLauncher {
     }
 
     private AciClients clients(AciJobConfiguration c) throws LaunchException {
-        AciClients.Key key = new AciClients.Key(c.subscriptionId(), c.credentials());
+        return clients(key(c));
+    }
+
+    private static AciClients.Key key(AciJobConfiguration c) {
+        return new AciClients.Key(c.subscriptionId(), c.credentials());
+    }
+
+    private AciClients clients(AciClients.Key key) throws LaunchException {
         try {
             return clients.computeIfAbsent(key, k -> AciClients.connect(k, cloud, context.environment()));
         } catch (RuntimeException e) {

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.aci.AciJobConfiguration.ManagedIdentityRegistry;
 import io.pworker.aci.AciJobConfiguration.PasswordRegistry;
 import io.pworker.spi.LaunchException;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -21,13 +22,18 @@ final class ArmTemplate {
     private ArmTemplate() {
     }
 
-    /** A prepared copy of the configuration's template; the configuration is left as it is. */
-    static ObjectNode prepare(AciJobConfiguration c) throws LaunchException {
+    /**
+     * A prepared copy of the configuration's template; the configuration is left as it is. {@code tags} are added
+     * to the group's own (which win, as a template's labels do elsewhere).
+     */
+    static ObjectNode prepare(AciJobConfiguration c, Map<String, String> tags) throws LaunchException {
         ObjectNode template = c.armTemplate().deepCopy();
         ObjectNode group = object(template.path("resources").path(0), "resources[0]");
         ObjectNode groupProperties = object(group.path("properties"), "resources[0].properties");
         ObjectNode container = object(groupProperties.path("containers").path(0).path("properties"),
                 "resources[0].properties.containers[0].properties");
+
+        tag(group, tags);
 
         ArrayNode env = container.putArray("environmentVariables");
         c.env().forEach((name, value) -> env.addObject().put("name", name)
@@ -70,6 +76,23 @@ final class ArmTemplate {
             c.dnsServers().forEach(servers::add);
         }
         return template;
+    }
+
+    /**
+     * A template whose group tags are an ARM expression ("[parameters('tags')]") cannot take ours: the group
+     * then goes untagged, and only the orphan search misses it.
+     */
+    private static void tag(ObjectNode group, Map<String, String> tags) {
+        JsonNode existing = group.get("tags");
+        if (existing != null && !existing.isNull() && !existing.isObject()) {
+            return;
+        }
+        ObjectNode merged = JsonNodeFactory.instance.objectNode();
+        tags.forEach(merged::put);
+        if (existing instanceof ObjectNode own) {
+            merged.setAll(own);
+        }
+        group.set("tags", merged);
     }
 
     /** The deployment's parameters: the group gets the worker's name for it. */

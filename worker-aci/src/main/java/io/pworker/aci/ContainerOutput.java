@@ -6,6 +6,7 @@ import java.time.format.DateTimeParseException;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * Follows a container's output through ACI's log call, which returns the last lines with timestamps each time:
@@ -19,14 +20,20 @@ final class ContainerOutput {
 
     private final String prefix;
     private final PrintStream console;
+    private final Consumer<String> runLog;
     private final Deque<String> kept = new ArrayDeque<>();
     private OffsetDateTime last;
     /** Lines at exactly {@link #last}, already printed: the next call may return them again. */
     private int printedAtLast;
 
-    ContainerOutput(String groupName, PrintStream console) {
+    /**
+     * @param runLog where each new line also goes: the flow run's log in Prefect, where someone looking at the
+     *               run expects its output rather than in the worker's console
+     */
+    ContainerOutput(String groupName, PrintStream console, Consumer<String> runLog) {
         this.prefix = "[" + groupName + "] ";
         this.console = console;
+        this.runLog = runLog;
     }
 
     /** Prints what is new in {@code content}, the answer of a log call with timestamps. */
@@ -49,6 +56,7 @@ final class ContainerOutput {
             if (!seen) {
                 String line = space < 0 ? "" : raw.substring(space + 1);
                 console.println(prefix + line);
+                runLog.accept(line);
                 keep(line);
             }
             if (newest == null || at.isAfter(newest)) {

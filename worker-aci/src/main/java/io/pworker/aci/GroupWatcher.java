@@ -54,7 +54,7 @@ final class GroupWatcher implements AutoCloseable {
             this.resourceGroup = resourceGroup;
             this.name = name;
             this.sink = sink;
-            this.output = streamOutput ? new ContainerOutput(name, console) : null;
+            this.output = streamOutput ? new ContainerOutput(name, console, sink::log) : null;
         }
 
         @Override

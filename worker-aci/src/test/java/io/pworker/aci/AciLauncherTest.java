@@ -45,6 +45,8 @@ class AciLauncherTest {
 
     private final ByteArrayOutputStream console = new ByteArrayOutputStream();
     private final List<String> runLog = new CopyOnWriteArrayList<>();
+    /** What watches sent to their sink's log, and "<end>" when they reported a terminal phase. */
+    private final List<String> sinkLog = new CopyOnWriteArrayList<>();
     private final List<Watch> watches = new ArrayList<>();
     private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
     private InfrastructureLauncher launcher;
@@ -110,7 +112,20 @@ class AciLauncherTest {
 
     private Phase terminal(RunHandle h, Run run) throws Exception {
         BlockingQueue<Phase> phases = new LinkedBlockingQueue<>();
-        watches.add(launcher.watch(h, run.configuration(), phases::add));
+        watches.add(launcher.watch(h, run.configuration(), new io.pworker.spi.PhaseSink() {
+            @Override
+            public void report(Phase phase) {
+                if (phase.terminal()) {
+                    sinkLog.add("<end>");
+                }
+                phases.add(phase);
+            }
+
+            @Override
+            public void log(String message) {
+                sinkLog.add(message);
+            }
+        }));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (System.nanoTime() < deadline) {
             Phase p = phases.poll(200, TimeUnit.MILLISECONDS);
@@ -122,7 +137,7 @@ class AciLauncherTest {
     }
 
     private String everythingShown() {
-        StringBuilder out = new StringBuilder(console.toString(StandardCharsets.UTF_8)).append(runLog);
+        StringBuilder out = new StringBuilder(console.toString(StandardCharsets.UTF_8)).append(runLog).append(sinkLog);
         logged.list.forEach(e -> out.append(e.getFormattedMessage()).append(e.getThrowableProxy() == null ? ""
                 : e.getThrowableProxy().getMessage()));
         return out.toString();
@@ -221,6 +236,44 @@ class AciLauncherTest {
         String out = console.toString(StandardCharsets.UTF_8);
         assertThat(out.split("\\[" + r.group() + "] one", -1)).hasSize(2);
         assertThat(out.split("\\[" + r.group() + "] two", -1)).hasSize(2);
+        assertThat(sinkLog).as("the run's log gets each line once, before the end").containsExactly("one", "two", "<end>");
+    }
+
+    @Test
+    void withoutStreamOutputNothingGoesToTheRunsLog() throws Exception {
+        Run r = run("echo quiet; exit 0", "{}");
+        assertThat(terminal(launch(launcher, r), r)).isEqualTo(Phase.Exited.of(0));
+        assertThat(sinkLog).containsExactly("<end>");
+    }
+
+    @Test
+    void aFreshLauncherDiscoversThePoolsGroupsByTagThroughTheScopesConfiguration() throws Exception {
+        FlowRunInfo info = new FlowRunInfo(UUID.randomUUID().toString(), "tidy-otter", null, "etl", null, null, "pool",
+                "0b6c1b9e-0000-4000-8000-0000000000aa", "aci worker 1", List.of());
+        ObjectNode c = AciTestRuns.configuration(info, "{}");
+        c.putArray("command").add("sh").add("-c").add("sleep 30");
+        RunHandle h = launch(launcher, new Run(info, c));
+
+        InfrastructureLauncher fresh = launcher(Map.of());
+        try {
+            var scope = new io.pworker.spi.InfrastructureScope(info.workPoolId(), "pool", null);
+            assertThat(fresh.discover(scope)).as("nowhere to look without the pool's defaults").isEmpty();
+            // the pool's defaults: subscription, resource group and credentials, nothing of the run
+            ObjectNode defaults = AciTestRuns.JSON.createObjectNode().put("subscription_id", "sub-0001")
+                    .put("resource_group_name", "rg-flows");
+            defaults.set("aci_credentials", c.get("aci_credentials"));
+            scope = new io.pworker.spi.InfrastructureScope(info.workPoolId(), "pool", null, defaults);
+            assertThat(fresh.discover(scope)).singleElement().satisfies(d -> {
+                assertThat(d.flowRunId()).isEqualTo(info.id());
+                assertThat(d.handle().infrastructurePid()).isEqualTo(h.infrastructurePid());
+                assertThat(d.phase().terminal()).isFalse();
+            });
+            assertThat(fresh.discover(new io.pworker.spi.InfrastructureScope(info.workPoolId(), "pool", "another worker",
+                    defaults))).isEmpty();
+            assertThat(fresh.discover(new io.pworker.spi.InfrastructureScope("another-pool", "x", null, defaults))).isEmpty();
+        } finally {
+            fresh.close();
+        }
     }
 
     @Test

@@ -21,7 +21,7 @@ class AciPreparationTest {
 
     private ObjectNode prepared(String variables) throws Exception {
         ObjectNode c = AciTestRuns.configuration(run, variables);
-        return ArmTemplate.prepare(AciJobConfiguration.from(c, "fallback:1"));
+        return ArmTemplate.prepare(AciJobConfiguration.from(c, "fallback:1"), AciTags.of(run));
     }
 
     private static JsonNode group(ObjectNode template) {
@@ -111,8 +111,24 @@ class AciPreparationTest {
                 .hasMessageContaining("(missing: tenant_id)").hasMessageNotContaining("s3cr3t-value");
         ObjectNode noGroup = AciTestRuns.configuration(run, "{}");
         noGroup.putObject("arm_template").putArray("resources");
-        assertThatThrownBy(() -> ArmTemplate.prepare(AciJobConfiguration.from(noGroup, "x")))
+        assertThatThrownBy(() -> ArmTemplate.prepare(AciJobConfiguration.from(noGroup, "x"), java.util.Map.of()))
                 .hasMessageStartingWith("invalid job configuration 'arm_template': resources[0] must be an object");
+    }
+
+    @Test
+    void theGroupIsTaggedWithTheRunPoolAndWorkerBesideTheTemplatesOwnTags() throws Exception {
+        FlowRunInfo pooled = new FlowRunInfo(UUID.randomUUID().toString(), "tidy-otter", null, "etl", null, null,
+                "pool", "0b6c1b9e-0000-4000-8000-0000000000aa", "aci worker 1", List.of());
+        ObjectNode c = AciTestRuns.configuration(pooled, "{}");
+        ((ObjectNode) c.at("/arm_template/resources/0")).putObject("tags").put("team", "data")
+                .put(AciTags.WORKER_NAME, "the template's");
+        JsonNode tags = group(ArmTemplate.prepare(AciJobConfiguration.from(c, "x"), AciTags.of(pooled))).path("tags");
+        assertThat(tags.path(AciTags.FLOW_RUN_ID).asText()).isEqualTo(pooled.id());
+        assertThat(tags.path(AciTags.WORK_POOL_ID).asText()).isEqualTo(pooled.workPoolId());
+        assertThat(tags.path(AciTags.WORKER_NAME).asText()).as("the template's own tags win").isEqualTo("the template's");
+        assertThat(tags.path("team").asText()).isEqualTo("data");
+        tags.fieldNames().forEachRemaining(name -> assertThat(name).as("Azure refuses these in tag names")
+                .doesNotContainAnyWhitespaces().doesNotContain("/", "<", ">", "%", "&", "\\", "?"));
     }
 
     @Test

@@ -54,6 +54,9 @@ final class FakeAzure implements AutoCloseable {
     private static final Pattern GROUP = Pattern.compile(
             "/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/microsoft\\.containerinstance/containergroups/([^/]+)"
                     + "(/stop|/containers/([^/]+)/logs)?", Pattern.CASE_INSENSITIVE);
+    private static final Pattern GROUPS = Pattern.compile(
+            "/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/microsoft\\.containerinstance/containergroups",
+            Pattern.CASE_INSENSITIVE);
     private static final Pattern TOKEN = Pattern.compile("/([^/]+)/oauth2/v2\\.0/token");
 
     private final HttpsServer server;
@@ -209,6 +212,8 @@ final class FakeAzure implements AutoCloseable {
                 deployment(ex, m, body);
             } else if (path.startsWith("/fake/operations/")) {
                 operation(ex, path.substring("/fake/operations/".length()));
+            } else if ((m = GROUPS.matcher(path)).matches() && ex.getRequestMethod().equals("GET")) {
+                list(ex, m.group(2));
             } else if ((m = GROUP.matcher(path)).matches()) {
                 group(ex, m, query);
             } else {
@@ -473,6 +478,23 @@ final class FakeAzure implements AutoCloseable {
         } else {
             error(ex, 405, "MethodNotAllowed", method);
         }
+    }
+
+    /** ARM's list of a resource group's container groups: as a read, but without the containers' state. */
+    private void list(HttpExchange ex, String resourceGroup) throws IOException {
+        ObjectNode page = JSON.createObjectNode();
+        ArrayNode value = page.putArray("value");
+        for (Group g : groups.values()) {
+            if (g.resourceGroup.equalsIgnoreCase(resourceGroup)) {
+                ObjectNode v = view(g);
+                for (JsonNode c : v.path("properties").path("containers")) {
+                    ((ObjectNode) c.path("properties")).remove("instanceView");
+                }
+                ((ObjectNode) v.path("properties")).remove("instanceView");
+                value.add(v);
+            }
+        }
+        respond(ex, 200, page, Map.of());
     }
 
     /** The group as ARM returns it: secure values left out, the container's real state in its instance view. */

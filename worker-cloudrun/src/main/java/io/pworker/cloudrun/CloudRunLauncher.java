@@ -33,7 +33,7 @@ import io.pworker.spi.RunLog;
 import io.pworker.spi.Watch;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -41,6 +41,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 
 /**
  * Runs flow runs as Cloud Run jobs, following Prefect's cloud-run-v2 worker (worker-spec §7.5): create the job,
@@ -57,7 +58,7 @@ final class CloudRunLauncher implements InfrastructureLauncher {
     private final ExecutionPoller poller;
     /** Clients per credentials (keyed by a digest, see {@link GcpCredentials#cacheKey()}). */
     private final Map<String, CloudRunApi> apis = new ConcurrentHashMap<>();
-    /** Where this launcher has put jobs, for {@link #discover}, which gets no configuration to say where to look. */
+    /** Where this launcher has put or watched jobs, for {@link #discover}, besides the pool's own place. */
     private final Set<Place> places = ConcurrentHashMap.newKeySet();
 
     /** A project and region reached with one set of credentials. */
@@ -303,22 +304,28 @@ final class CloudRunLauncher implements InfrastructureLauncher {
         Located at = locate(CloudRunTarget.from(configuration), handle);
         String job = at.job(handle.infrastructurePid());
         AtomicReference<String> execution = new AtomicReference<>(handle.state().get("execution"));
-        return poller.watch("Cloud Run job " + handle.infrastructurePid(), () -> look(at, job, execution), sink);
+        return poller.watch("Cloud Run job " + handle.infrastructurePid(), () -> look(at, job, execution, sink::log),
+                sink);
     }
 
     @Override
     public Phase recover(RunHandle handle, ObjectNode configuration) throws InfrastructureException {
         Located at = locate(CloudRunTarget.from(configuration), handle);
         try {
-            return look(at, at.job(handle.infrastructurePid()), new AtomicReference<>(handle.state().get("execution")));
+            // no run log to write to here: the reason carries the same words
+            return look(at, at.job(handle.infrastructurePid()), new AtomicReference<>(handle.state().get("execution")),
+                    line -> { });
         } catch (ApiException e) {
             throw new InfrastructureException("cannot read Cloud Run job " + handle.infrastructurePid() + " in "
                     + at.parent() + ": " + describe(e), e);
         }
     }
 
-    /** One look; {@code execution} is filled in from the job when the handle did not know it. */
-    private static Phase look(Located at, String job, AtomicReference<String> execution) {
+    /**
+     * One look; {@code execution} is filled in from the job when the handle did not know it. A failed execution's
+     * words go to {@code runLog} before the phase is returned (and reported), as the core may drop later lines.
+     */
+    private static Phase look(Located at, String job, AtomicReference<String> execution, Consumer<String> runLog) {
         String jobId = ExecutionPhases.shortName(job);
         if (execution.get() == null || execution.get().isEmpty()) {
             Job found;
@@ -334,8 +341,10 @@ final class CloudRunLauncher implements InfrastructureLauncher {
             execution.set(found.getLatestCreatedExecution().getName());
         }
         try {
-            Phase phase = ExecutionPhases.of(at.api().executions().getExecution(execution.get()));
+            Execution seen = at.api().executions().getExecution(execution.get());
+            Phase phase = ExecutionPhases.of(seen);
             if (phase instanceof Phase.Exited exited && !exited.status().successful()) {
+                ExecutionPhases.failureLines(seen).forEach(runLog);
                 try {
                     phase = ExecutionPhases.withExitCode(exited, at.api().tasks().listTasks(execution.get()).iterateAll());
                 } catch (ApiException e) {
@@ -349,10 +358,32 @@ final class CloudRunLauncher implements InfrastructureLauncher {
         }
     }
 
+    /**
+     * Jobs labelled with the scope's pool (and worker) in the pool's project and region, reached with the pool's
+     * credentials (the template's defaults in the scope), and wherever this launcher has put or watched jobs.
+     * The pool's place is what a just restarted worker has; when it cannot be reached (no project to be found,
+     * say) the other places are still listed, and the error is raised only when there are none.
+     */
     @Override
     public List<Discovered> discover(InfrastructureScope scope) throws InfrastructureException {
-        List<Discovered> out = new ArrayList<>();
-        for (Place place : places) {
+        LaunchException poolPlace = null;
+        if (!scope.configuration().isEmpty()) {
+            try {
+                locate(CloudRunTarget.from(scope.configuration()), null);
+            } catch (LaunchException e) {
+                poolPlace = e;
+            }
+        }
+        if (poolPlace != null && places.isEmpty()) {
+            throw new InfrastructureException("cannot list the pool's Cloud Run jobs: " + poolPlace.getMessage(), poolPlace);
+        }
+        if (poolPlace != null) {
+            LOG.log(System.Logger.Level.WARNING, "Cannot list the pool's Cloud Run jobs, only where this worker has "
+                    + "put jobs: " + poolPlace.getMessage());
+        }
+        // two credentials may reach the same project: each job once
+        Map<String, Discovered> out = new LinkedHashMap<>();
+        for (Place place : List.copyOf(places)) {
             Located at = locate(new CloudRunTarget(place.region(), place.credentials(), false), null);
             try {
                 for (Job job : at.api().jobs().listJobs(at.parent()).iterateAll()) {
@@ -370,13 +401,14 @@ final class CloudRunLauncher implements InfrastructureLauncher {
                     Map<String, String> state = execution.isEmpty()
                             ? Map.of("project", at.project(), "region", at.region())
                             : Map.of("project", at.project(), "region", at.region(), "execution", execution);
-                    out.add(new Discovered(labels.get(GcpLabels.FLOW_RUN_ID), new RunHandle(jobId, state), phase));
+                    out.putIfAbsent(job.getName(),
+                            new Discovered(labels.get(GcpLabels.FLOW_RUN_ID), new RunHandle(jobId, state), phase));
                 }
             } catch (ApiException e) {
                 throw new InfrastructureException("cannot list Cloud Run jobs in " + at.parent() + ": " + describe(e), e);
             }
         }
-        return out;
+        return List.copyOf(out.values());
     }
 
     // ---- stop and clean up ----

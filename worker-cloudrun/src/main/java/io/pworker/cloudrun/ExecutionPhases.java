@@ -7,6 +7,8 @@ import com.google.cloud.run.v2.Task;
 import com.google.cloud.run.v2.TaskAttemptResult;
 import io.pworker.spi.ExitStatus;
 import io.pworker.spi.Phase;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * What an execution's status means for the flow run, by Prefect's rule: running until it has a completion
@@ -62,6 +64,28 @@ final class ExecutionPhases {
             }
         }
         return failed;
+    }
+
+    /**
+     * For the run's log when an execution failed: Cloud Run's own words and where its logs are, which the flow
+     * run itself may never have written (a container that did not start, a task out of memory).
+     */
+    static List<String> failureLines(Execution e) {
+        List<String> lines = new ArrayList<>();
+        Condition completed = condition(e, COMPLETED);
+        String name = shortName(e.getName());
+        if (completed != null && !completed.getMessage().isBlank()) {
+            lines.add("Cloud Run execution " + name + ": " + completed.getMessage().strip());
+        }
+        for (Condition c : e.getConditionsList()) {
+            if (c != completed && c.getState() == Condition.State.CONDITION_FAILED && !c.getMessage().isBlank()) {
+                lines.add("Cloud Run execution " + name + " (" + c.getType() + "): " + c.getMessage().strip());
+            }
+        }
+        if (!e.getLogUri().isBlank()) {
+            lines.add("Logs of Cloud Run execution " + name + ": " + e.getLogUri());
+        }
+        return lines;
     }
 
     /** What a job's summary of its latest execution says, for listings (no conditions there). */

@@ -108,7 +108,28 @@ class CloudRunLauncherTest {
     void aFailedExecutionReportsItsExitCodeConditionAndLogs() throws Exception {
         FlowRunInfo run = CloudRunFixture.run();
         ObjectNode config = config(run, "{\"env\": {\"FAKE_EXIT\": \"3\"}}");
-        Phase end = terminal(watch(launch(run, config), config));
+        BlockingQueue<Phase> phases = new LinkedBlockingQueue<>();
+        List<String> linesBeforeTheEnd = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<String> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
+        watches.add(launcher.watch(launch(run, config), config, new io.pworker.spi.PhaseSink() {
+            @Override
+            public void report(Phase phase) {
+                if (phase.terminal()) {
+                    linesBeforeTheEnd.addAll(logged);
+                }
+                phases.add(phase);
+            }
+
+            @Override
+            public void log(String message) {
+                logged.add(message);
+            }
+        }));
+        Phase end = terminal(phases);
+        assertThat(linesBeforeTheEnd).as("the run's log, before the end").anyMatch(l -> l.startsWith("Cloud Run execution ")
+                && l.contains("The container exited with an error"))
+                .anyMatch(l -> l.startsWith("Logs of Cloud Run execution ")
+                        && l.contains("https://console.cloud.google.com/logs/viewer?project=demo-project"));
         assertThat(end).isInstanceOf(Phase.Exited.class);
         var status = ((Phase.Exited) end).status();
         assertThat(status.code()).isEqualTo(3);
@@ -306,6 +327,30 @@ class CloudRunLauncherTest {
         assertThat(found).extracting(d -> d.handle().infrastructurePid())
                 .containsExactlyInAnyOrderElementsOf(handles.stream().map(RunHandle::infrastructurePid).toList());
         assertThat(launcher.discover(new io.pworker.spi.InfrastructureScope(first.workPoolId(), null, "someone-else"))).isEmpty();
+    }
+
+    @Test
+    void aFreshLauncherDiscoversThePoolsJobsThroughTheScopesConfiguration() throws Exception {
+        FlowRunInfo run = CloudRunFixture.run();
+        ObjectNode config = config(run, "{\"env\": {\"FAKE_SECONDS\": \"-1\"}}");
+        RunHandle handle = launch(run, config);
+        CloudRunLauncher fresh = new CloudRunLauncher(CloudRunFixture.context(Map.of(), dir), CloudRunFixture.settings(fake));
+        try {
+            assertThat(fresh.discover(new io.pworker.spi.InfrastructureScope(run.workPoolId(), run.workPoolName(), null)))
+                    .as("nowhere to look without the pool's defaults").isEmpty();
+            // the pool's defaults: its credentials block and region, nothing of the run
+            ObjectNode defaults = CloudRunFixture.JSON.createObjectNode().put("region", "us-central1");
+            defaults.set("credentials", credentials(KEY, fake));
+            var found = fresh.discover(new io.pworker.spi.InfrastructureScope(run.workPoolId(), run.workPoolName(), null,
+                    defaults));
+            assertThat(found).singleElement().satisfies(d -> {
+                assertThat(d.flowRunId()).isEqualTo(run.id());
+                assertThat(d.handle().infrastructurePid()).isEqualTo(handle.infrastructurePid());
+                assertThat(d.handle().state()).containsEntry("project", ServiceAccountKey.PROJECT);
+            });
+        } finally {
+            fresh.close();
+        }
     }
 
     private static void awaitRunning(BlockingQueue<Phase> phases) throws InterruptedException {

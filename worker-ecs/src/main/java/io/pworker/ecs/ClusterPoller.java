@@ -139,7 +139,12 @@ final class ClusterPoller implements AutoCloseable {
                 for (Subscription s : byTask.get(arn)) {
                     if (task != null) {
                         s.misses = 0;
-                        deliver(s, TaskPhases.of(task, s.container));
+                        Phase phase = TaskPhases.of(task, s.container);
+                        if (phase.terminal() && !phase.equals(s.last)) {
+                            // before the phase: the core may drop lines logged after a terminal one
+                            TaskPhases.stopLines(task, phase).forEach(line -> logLine(s, line));
+                        }
+                        deliver(s, phase);
                     } else if (++s.misses >= MISSES_BEFORE_GONE) {
                         deliver(s, new Phase.Gone("ECS no longer knows task " + arn + " in cluster "
                                 + (cluster == null ? "default" : cluster) + "; it was stopped long ago or deleted"));
@@ -164,6 +169,14 @@ final class ClusterPoller implements AutoCloseable {
                 deliver(s, new Phase.Gone("the worker could not ask ECS about task " + arn + " for "
                         + giveUpAfter.toMinutes() + " minutes: " + e.getMessage()));
             }
+        }
+    }
+
+    private void logLine(Subscription s, String line) {
+        try {
+            s.sink.log(line);
+        } catch (RuntimeException e) {
+            log.warn("A phase sink failed for ECS task {}", s.taskArn, e);
         }
     }
 

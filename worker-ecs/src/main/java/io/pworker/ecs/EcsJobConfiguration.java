@@ -117,6 +117,19 @@ record EcsJobConfiguration(
         return fromRequest.isBlank() ? null : fromRequest;
     }
 
+    /**
+     * The cluster a configuration names, read as {@link #effectiveCluster} reads it but without the rest of the
+     * configuration: the pool's defaults, which discover gets, need not be a launchable configuration.
+     */
+    static String clusterOf(ObjectNode c) throws LaunchException {
+        String named = blankToNull(text(c, "cluster"));
+        if (named != null) {
+            return named;
+        }
+        String fromRequest = c.path("task_run_request").path("cluster").asText("");
+        return fromRequest.isBlank() ? null : fromRequest;
+    }
+
     /** Names only for env and labels: env values may be API keys. */
     @Override
     public String toString() {

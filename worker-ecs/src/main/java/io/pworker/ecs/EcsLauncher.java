@@ -16,6 +16,8 @@ import io.pworker.spi.Watch;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -347,14 +349,20 @@ final class EcsLauncher implements InfrastructureLauncher {
     }
 
     /**
-     * Running tasks labelled with the scope's pool (and worker), in the clusters this launcher has worked with
-     * since it was created: the SPI gives discover no job configuration, so there is no other cluster or
-     * credentials to ask with.
+     * Running tasks labelled with the scope's pool (and worker), in the pool's cluster with the pool's credentials
+     * (the template's defaults in the scope) and in every cluster this launcher has worked with since it was
+     * created. The pool's cluster matters most right after a restart, when this launcher has worked with none.
      */
     @Override
     public List<Discovered> discover(InfrastructureScope scope) throws InfrastructureException, InterruptedException {
-        List<Discovered> out = new ArrayList<>();
-        for (PollerKey key : knownClusters) {
+        Set<PollerKey> where = new LinkedHashSet<>();
+        if (!scope.configuration().isEmpty()) {
+            where.add(new PollerKey(settings(scope.configuration()), EcsJobConfiguration.clusterOf(scope.configuration())));
+        }
+        where.addAll(knownClusters);
+        // the default cluster may be known by name and by null: list each task once
+        Map<String, Discovered> out = new LinkedHashMap<>();
+        for (PollerKey key : where) {
             AwsClients aws = clients(key.settings());
             try {
                 List<String> arns = new ArrayList<>();
@@ -373,7 +381,8 @@ final class EcsLauncher implements InfrastructureLauncher {
                             continue;
                         }
                         RunHandle h = handle(key.cluster(), task, TaskDefinitions.DEFAULT_CONTAINER);
-                        out.add(new Discovered(runId, h, TaskPhases.of(task, TaskDefinitions.DEFAULT_CONTAINER)));
+                        out.putIfAbsent(task.taskArn(),
+                                new Discovered(runId, h, TaskPhases.of(task, TaskDefinitions.DEFAULT_CONTAINER)));
                     }
                 }
             } catch (AbortedException e) {
@@ -384,7 +393,7 @@ final class EcsLauncher implements InfrastructureLauncher {
                         + (key.cluster() == null ? "default" : key.cluster()) + ": " + e.getMessage(), e);
             }
         }
-        return out;
+        return List.copyOf(out.values());
     }
 
     @Override

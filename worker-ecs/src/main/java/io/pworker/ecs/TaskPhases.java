@@ -57,6 +57,30 @@ final class TaskPhases {
                 + " (" + why + ")" + containerReasons(containers)));
     }
 
+    /**
+     * What the run's log should say about a task that stopped before its flow ran (no exit code): ECS keeps these
+     * reasons only about an hour after the stop, and the flow itself never got to log anything. Empty otherwise.
+     */
+    static List<String> stopLines(Task task, Phase phase) {
+        if (!(phase instanceof Phase.Gone)) {
+            return List.of();
+        }
+        List<String> lines = new ArrayList<>();
+        lines.add("ECS task " + task.taskArn() + " stopped before its flow run could run: " + why(task)
+                + (task.startedAt() == null ? " (it never started)" : ""));
+        for (Container c : task.containers()) {
+            StringBuilder line = new StringBuilder("ECS container " + c.name() + ": " + orUnknown(c.lastStatus()));
+            if (c.exitCode() != null) {
+                line.append(", exit code ").append(c.exitCode());
+            }
+            if (c.reason() != null && !c.reason().isBlank()) {
+                line.append(", ").append(c.reason());
+            }
+            lines.add(line.toString());
+        }
+        return lines;
+    }
+
     private static String why(Task task) {
         return "stopCode " + (task.stopCodeAsString() == null ? "unknown" : task.stopCodeAsString()) + ": "
                 + orUnknown(task.stoppedReason());

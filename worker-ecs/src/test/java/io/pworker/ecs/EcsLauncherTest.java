@@ -133,8 +133,28 @@ class EcsLauncherTest {
     }
 
     private Phase awaitTerminal(RunHandle h, ObjectNode configuration) throws Exception {
+        return awaitTerminal(h, configuration, new ArrayList<>());
+    }
+
+    /** The terminal phase; {@code lines} gets what the watch logged to the run before it. */
+    private Phase awaitTerminal(RunHandle h, ObjectNode configuration, List<String> lines) throws Exception {
         BlockingQueue<Phase> phases = new LinkedBlockingQueue<>();
-        try (var w = launcher.watch(h, configuration, phases::add)) {
+        List<String> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
+        io.pworker.spi.PhaseSink sink = new io.pworker.spi.PhaseSink() {
+            @Override
+            public void report(Phase phase) {
+                if (phase.terminal()) {
+                    lines.addAll(logged);
+                }
+                phases.add(phase);
+            }
+
+            @Override
+            public void log(String message) {
+                logged.add(message);
+            }
+        };
+        try (var w = launcher.watch(h, configuration, sink)) {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (System.nanoTime() < deadline) {
                 Phase p = phases.poll(200, TimeUnit.MILLISECONDS);
@@ -321,10 +341,14 @@ class EcsLauncherTest {
         aws.failNextTaskToStart("CannotPullContainerError: pull image manifest has been retried 5 time(s)");
         FlowRunInfo run = EcsTestSupport.run(null);
         ObjectNode c = config(run, Map.of());
-        Phase end = awaitTerminal(launch(run, c), c);
+        List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Phase end = awaitTerminal(launch(run, c), c, lines);
         assertThat(end).isInstanceOf(Phase.Gone.class);
         assertThat(((Phase.Gone) end).reason()).startsWith("ECS task failed to start: CannotPullContainerError: pull "
                 + "image manifest has been retried 5 time(s)");
+        assertThat(lines).as("the run's log, before the end").isNotEmpty();
+        assertThat(lines.getFirst()).contains("stopped before its flow run could run: stopCode TaskFailedToStart: "
+                + "CannotPullContainerError: pull image manifest has been retried 5 time(s)");
     }
 
     @Test
@@ -351,6 +375,26 @@ class EcsLauncherTest {
         assertThat(found).anyMatch(d -> d.flowRunId().equals(run.id())
                 && d.handle().infrastructurePid().equals(h.infrastructurePid()));
         assertThat(launcher.discover(new InfrastructureScope("another-pool", "x", null))).isEmpty();
+    }
+
+    @Test
+    void aFreshLauncherDiscoversThePoolsTasksThroughTheScopesConfiguration() throws Exception {
+        FlowRunInfo run = EcsTestSupport.run(null);
+        RunHandle h = launch(run, config(run, Map.of()));
+        try (EcsLauncher fresh = EcsLauncher.create(EcsTestSupport.context(Map.of()))) {
+            assertThat(fresh.discover(new InfrastructureScope(run.workPoolId(), run.workPoolName(), null)))
+                    .as("no cluster known without the pool's defaults").isEmpty();
+            // the pool's defaults: its credentials block and cluster, nothing of the run
+            ObjectNode defaults = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode()
+                    .put("cluster", CLUSTER);
+            defaults.set("aws_credentials", EcsTestSupport.credentials(aws.endpoint.toString()));
+            List<Discovered> found = fresh.discover(new InfrastructureScope(run.workPoolId(), run.workPoolName(),
+                    null, defaults));
+            // other tests' tasks of the same pool may still run: this run's task, once
+            assertThat(found).filteredOn(d -> d.flowRunId().equals(run.id())).singleElement().satisfies(d -> {
+                assertThat(d.handle().infrastructurePid()).isEqualTo(h.infrastructurePid());
+            });
+        }
     }
 
     /** moto's own task states: each DescribeTasks moves a task one step from RUNNING to STOPPED (exit code 0). */

@@ -28,6 +28,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HexFormat;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
@@ -45,7 +46,8 @@ final class KubernetesLauncher implements InfrastructureLauncher {
     private final ClusterAccess access;
     private final JobSecrets secrets;
     private final Duration giveUpAfter;
-    private final LogTails logTails = new LogTails(20, 4000);
+    /** 200 lines / 64 KiB to the run's log (Prefect forwards up to 500); 20 lines / 4000 characters in the reason. */
+    private final LogTails logTails = new LogTails(200, 64 * 1024, 20, 4000);
     /** Guarded by this: clusters by {@link #key}, namespace watches by cluster key and namespace. */
     private final Map<String, Cluster> clusters = new HashMap<>();
     private final Map<String, NamespaceWatch> watches = new HashMap<>();
@@ -209,7 +211,8 @@ final class KubernetesLauncher implements InfrastructureLauncher {
             return new Phase.Pending("Kubernetes job " + ref + " is being deleted.");
         }
         boolean failed = phase instanceof Phase.Gone || phase instanceof Phase.Exited e && !e.status().successful();
-        return failed ? logTails.withTail(cluster, JobPhases.latest(pods), phase) : phase;
+        // no sink here: recover's caller gets the excerpt in the reason only
+        return failed ? logTails.withTail(cluster, JobPhases.latest(pods), phase, p -> { }) : phase;
     }
 
     /**
@@ -245,9 +248,23 @@ final class KubernetesLauncher implements InfrastructureLauncher {
         return KillOutcome.KILLED;
     }
 
+    /**
+     * Lists the pool's Jobs cluster-wide when the worker may, else namespace by namespace. The cluster and the
+     * namespace come from the pool's defaults in the scope when it has them: right after a restart nothing is
+     * watched yet, and the pool's cluster_config may name a cluster other than the worker's own.
+     */
     @Override
     public List<Discovered> discover(InfrastructureScope scope) throws InfrastructureException {
-        Cluster cluster = cluster(null);
+        ObjectNode defaults = scope.configuration();
+        ClusterConfig block;
+        String namespace;
+        try {
+            block = ClusterConfig.of(defaults);
+            namespace = defaults.isEmpty() ? null : KubernetesJobConfiguration.namespaceOf(defaults);
+        } catch (LaunchException e) {
+            throw new InfrastructureException("cannot list flow-run jobs: " + e.getMessage(), e);
+        }
+        Cluster cluster = cluster(block);
         String selector = "prefect.io/work-pool-id=" + KubernetesNames.labelValue(scope.workPoolId())
                 + (scope.workerName() == null ? "" : ",prefect.io/worker-name=" + KubernetesNames.labelValue(scope.workerName()));
         List<V1Job> jobs = new ArrayList<>();
@@ -258,8 +275,8 @@ final class KubernetesLauncher implements InfrastructureLauncher {
                 if (e.getCode() != 403) {
                     throw e;
                 }
-                // only namespaced rights: look where this worker watches
-                for (String ns : watchedNamespaces()) {
+                // only namespaced rights: look in the pool's namespace and where this worker watches
+                for (String ns : namespacesToSearch(key(block), namespace)) {
                     jobs.addAll(cluster.batch().listNamespacedJob(ns).labelSelector(selector).execute().getItems());
                 }
             }
@@ -311,8 +328,15 @@ final class KubernetesLauncher implements InfrastructureLauncher {
                 .getItems();
     }
 
-    private synchronized List<String> watchedNamespaces() {
-        return watches.keySet().stream().map(k -> k.substring(k.lastIndexOf(' ') + 1)).distinct().toList();
+    /** The pool's namespace (when known) and those watched on the same cluster, each once. */
+    private synchronized List<String> namespacesToSearch(String clusterKey, String poolNamespace) {
+        LinkedHashSet<String> out = new LinkedHashSet<>();
+        if (poolNamespace != null) {
+            out.add(poolNamespace);
+        }
+        watches.keySet().stream().filter(k -> k.startsWith(clusterKey + " "))
+                .map(k -> k.substring(k.lastIndexOf(' ') + 1)).forEach(out::add);
+        return List.copyOf(out);
     }
 
     private synchronized Cluster cluster(ClusterConfig block) throws InfrastructureException {

@@ -323,7 +323,7 @@ final class NamespaceWatch implements AutoCloseable {
                 // the Job's own reason stands
             }
         }
-        return logTails.withTail(cluster, pod, phase);
+        return logTails.withTail(cluster, pod, phase, r.to().sink);
     }
 
     /** The API server has been unreachable for too long: every run watched here is lost. */

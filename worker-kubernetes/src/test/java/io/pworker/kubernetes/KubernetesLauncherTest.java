@@ -174,6 +174,76 @@ class KubernetesLauncherTest {
     }
 
     @Test
+    void aFailedPodsLogTailReachesTheRunsLogBeforeTheEndCappedAt200Lines() throws Exception {
+        kubelet.script(pod -> {
+            pod.running();
+            for (int i = 1; i <= 250; i++) {
+                pod.log("step " + i);
+            }
+            pod.log("Traceback: KeyError 'customer'");
+            pod.exit(1);
+        });
+        KubernetesLauncher l = launcher(Map.of());
+        FlowRunInfo run = run();
+        ObjectNode c = configuration(run, "{\"image\": \"busybox\"}");
+        List<Object> seen = new CopyOnWriteArrayList<>();
+        BlockingQueue<Phase> phases = new LinkedBlockingQueue<>();
+        watches.add(l.watch(launch(l, run, c), c, new io.pworker.spi.PhaseSink() {
+            @Override
+            public void report(Phase phase) {
+                seen.add(phase);
+                phases.add(phase);
+            }
+
+            @Override
+            public void log(String message) {
+                seen.add(message);
+            }
+        }));
+        Phase.Exited end = (Phase.Exited) until(phases, Phase.Exited.class);
+        List<String> lines = seen.subList(0, seen.indexOf(end)).stream().filter(String.class::isInstance)
+                .map(String.class::cast).toList();
+        assertThat(lines).as("header and 200 lines, all before the end").hasSize(201);
+        assertThat(lines.get(0)).startsWith("Last 200 lines of pod ");
+        assertThat(lines.get(1)).isEqualTo("step 52");
+        assertThat(lines.get(200)).isEqualTo("Traceback: KeyError 'customer'");
+        assertThat(end.status().reason()).contains("Traceback: KeyError 'customer'").contains("step 232")
+                .doesNotContain("step 231\n");
+    }
+
+    @Test
+    void aFreshLauncherDiscoversThePoolsJobsThroughTheScopesConfiguration() throws Exception {
+        kubelet.script(pod -> {
+            pod.running();
+            pod.awaitStop(Duration.ofSeconds(20));
+        });
+        FlowRunInfo run = run();
+        ObjectNode c = configuration(run, "{\"image\": \"busybox\"}");
+        RunHandle handle = launch(launcher(Map.of()), run, c);
+        // the pool's defaults: no run, but the cluster block and the namespace
+        ObjectNode defaults = JsonNodeFactory.instance.objectNode().put("namespace", "default");
+        defaults.set("cluster_config", c.get("cluster_config"));
+        var scope = new io.pworker.spi.InfrastructureScope(run.workPoolId(), run.workPoolName(), null, defaults);
+
+        assertThatThrownBy(() -> launcher(Map.of()).discover(
+                new io.pworker.spi.InfrastructureScope(run.workPoolId(), run.workPoolName(), null)))
+                .as("without the pool's defaults a worker outside any cluster has none to ask")
+                .isInstanceOf(InfrastructureException.class).hasMessageContaining("no Kubernetes cluster");
+        var found = launcher(Map.of()).discover(scope);
+        assertThat(found).singleElement().satisfies(d -> {
+            assertThat(d.flowRunId()).isEqualTo(run.id());
+            assertThat(d.handle().infrastructurePid()).isEqualTo(handle.infrastructurePid());
+        });
+
+        cluster.failNext("GET", "^/apis/batch/v1/jobs$", 403, "Forbidden", "jobs.batch is forbidden: cannot list "
+                + "resource \"jobs\" in API group \"batch\" at the cluster scope");
+        assertThat(launcher(Map.of()).discover(scope)).as("namespaced rights: the pool's namespace is searched")
+                .extracting(d -> d.flowRunId()).containsExactly(run.id());
+        assertThat(cluster.requests()).as("the namespaced list after the refused cluster-wide one")
+                .anyMatch(r -> r.startsWith("GET /apis/batch/v1/namespaces/default/jobs?labelSelector=prefect.io"));
+    }
+
+    @Test
     void theWatchResumesAfterDropsAndListsAgainAfter410() throws Exception {
         kubelet.script(pod -> {
             pod.running();
