@@ -81,6 +81,7 @@ public final class Worker implements AutoCloseable {
     private Thread syncThread;
     private HealthServer health;
     private String startedEventId;
+    private ServiceNotifications systemd;
 
     private Worker(Settings settings, WorkerOptions options, InfrastructurePlugin plugin, Map<String, String> environment,
             PrintStream console, Clock clock, PrefectClient client) {
@@ -265,8 +266,17 @@ public final class Worker implements AutoCloseable {
         }
         startedEventId = events.started(poolSync.pool().map(WorkPool::id).orElse(null));
         if (!options.runOnce()) {
-            syncThread = ServiceLoop.start("sync", settings.heartbeatSeconds(), true, () -> stopping, this::syncAndReconcile);
-            pollThread = ServiceLoop.start("poll", settings.querySeconds(), false, () -> stopping, poller::poll);
+            // beats let the systemd watchdog tell a wedged loop from a slow one (PWORKER_WATCHDOG_STALL_SECONDS)
+            Duration allowance = Duration.ofSeconds(Long.parseLong(
+                    Optional.ofNullable(setting("PWORKER_WATCHDOG_STALL_SECONDS")).orElse("300").trim()));
+            LoopBeat syncBeat = new LoopBeat("sync", settings.heartbeatSeconds(), allowance, clock);
+            LoopBeat pollBeat = new LoopBeat("poll", settings.querySeconds(), allowance, clock);
+            syncThread = ServiceLoop.start("sync", settings.heartbeatSeconds(), true, () -> stopping,
+                    syncBeat.around(this::syncAndReconcile));
+            pollThread = ServiceLoop.start("poll", settings.querySeconds(), false, () -> stopping, pollBeat.around(poller::poll));
+            systemd = ServiceNotifications.start(io.pworker.systemd.SystemdNotifier.fromEnvironment(environment),
+                    new ServiceNotifications.Summary(options.pool(), type, options.limit(), () -> runs.size(),
+                            this::lastPolled, settings.querySeconds()), List.of(syncBeat, pollBeat), clock);
         }
         console.println("Worker '" + name + "' started!");
     }
@@ -346,6 +356,9 @@ public final class Worker implements AutoCloseable {
             return;
         }
         stopping = true;
+        if (systemd != null) {
+            systemd.stopping();
+        }
         try {
             for (Thread t : new Thread[] {pollThread, syncThread}) {
                 if (t != null) {
