@@ -259,6 +259,8 @@ public final class Worker implements AutoCloseable {
             try {
                 health = HealthServer.start(settings.webserverHost(), settings.webserverPort(), this::lastPolled,
                         settings.querySeconds().multipliedBy(30), clock);
+                Instant unpolled = poller.lastPolled();
+                health.serveReadiness(() -> !poller.lastPolled().equals(unpolled));
             } catch (IOException e) {
                 throw new WorkerException("Cannot serve /health on " + settings.webserverHost() + ":"
                         + settings.webserverPort() + ": " + e.getMessage(), e);
