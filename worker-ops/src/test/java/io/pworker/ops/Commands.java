@@ -54,6 +54,26 @@ final class Commands {
         return run(Duration.ofMinutes(2), Map.of(), command);
     }
 
+    /**
+     * A Docker engine on the default socket, or the test's end: skipped with the reason outside CI, failed under
+     * {@code CI=true} (.ci/run starts an engine there).
+     */
+    static void requireDocker() throws IOException, InterruptedException {
+        Result r;
+        try {
+            r = dockerMay("version", "--format", "{{.Server.Version}}");
+        } catch (IOException e) {
+            r = new Result(-1, e.getMessage());
+        }
+        if (r.code() != 0) {
+            String why = "no Docker engine on the default socket (.ci/docker-default.sh starts one): " + r.out();
+            if ("true".equals(System.getenv("CI"))) {
+                throw new AssertionError(why);
+            }
+            org.junit.jupiter.api.Assumptions.abort(why);
+        }
+    }
+
     /** The JDK running the tests, for jlink and for the JVM inside the systemd container. */
     static String javaHome() {
         return System.getProperty("java.home");

@@ -54,6 +54,7 @@ class ContainerImageTest {
 
     @Test
     void theImageServesHealthRunsAFlowAndStopsGracefully(@TempDir Path dir) throws Exception {
+        Commands.requireDocker();
         Path root = Repo.root();
         Path dist = Repo.distribution();
         Map<String, String> env = Map.of("JAVA_HOME", Commands.javaHome());

@@ -46,6 +46,7 @@ class SystemdServiceTest {
 
     @Test
     void theUnitIsReadyAfterThePollWatchedByTheWatchdogAndStopsGracefully() throws Exception {
+        Commands.requireDocker();
         Path rootfs = rootfs();
         Commands.Result imported = Commands.run(Duration.ofMinutes(2), Map.of(), List.of("bash", "-c",
                 "tar -C \"$0\" -c . | docker import - \"$1\"", rootfs.toString(), image));
