@@ -13,6 +13,8 @@ import java.util.Optional;
  */
 final class LoopBeat {
 
+    private static final Duration DEFAULT_ALLOWANCE = Duration.ofSeconds(300);
+
     private final String loop;
     private final Duration stallAfter;
     private final Clock clock;
@@ -24,6 +26,25 @@ final class LoopBeat {
         this.stallAfter = interval.multipliedBy(2).plus(allowance);
         this.clock = clock;
         this.last = clock.instant();
+    }
+
+    /** {@code PWORKER_WATCHDOG_STALL_SECONDS}: 300 s unless set to a positive whole number, which a bad value is warned about. */
+    static Duration allowance(String setting) {
+        if (setting == null || setting.isBlank()) {
+            return DEFAULT_ALLOWANCE;
+        }
+        try {
+            long seconds = Long.parseLong(setting.trim());
+            if (seconds > 0) {
+                return Duration.ofSeconds(seconds);
+            }
+        } catch (NumberFormatException e) {
+            // warned below
+        }
+        org.slf4j.LoggerFactory.getLogger(LoopBeat.class).warn(
+                "PWORKER_WATCHDOG_STALL_SECONDS must be a positive whole number of seconds, got '{}'; using {}",
+                setting, DEFAULT_ALLOWANCE.toSeconds());
+        return DEFAULT_ALLOWANCE;
     }
 
     String loop() {

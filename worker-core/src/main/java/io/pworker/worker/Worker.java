@@ -269,8 +269,7 @@ public final class Worker implements AutoCloseable {
         startedEventId = events.started(poolSync.pool().map(WorkPool::id).orElse(null));
         if (!options.runOnce()) {
             // beats let the systemd watchdog tell a wedged loop from a slow one (PWORKER_WATCHDOG_STALL_SECONDS)
-            Duration allowance = Duration.ofSeconds(Long.parseLong(
-                    Optional.ofNullable(setting("PWORKER_WATCHDOG_STALL_SECONDS")).orElse("300").trim()));
+            Duration allowance = LoopBeat.allowance(setting("PWORKER_WATCHDOG_STALL_SECONDS"));
             LoopBeat syncBeat = new LoopBeat("sync", settings.heartbeatSeconds(), allowance, clock);
             LoopBeat pollBeat = new LoopBeat("poll", settings.querySeconds(), allowance, clock);
             syncThread = ServiceLoop.start("sync", settings.heartbeatSeconds(), true, () -> stopping,

@@ -113,6 +113,14 @@ class SystemdNotifyTest {
         assertThat(SystemdNotifier.watchdogInterval(Map.of("WATCHDOG_USEC", "x"), 7)).isEmpty();
     }
 
+    @Test
+    void theStallAllowanceIsASettingWithASafeDefault() {
+        assertThat(LoopBeat.allowance(null)).isEqualTo(Duration.ofSeconds(300));
+        assertThat(LoopBeat.allowance(" 45 ")).isEqualTo(Duration.ofSeconds(45));
+        assertThat(LoopBeat.allowance("0")).isEqualTo(Duration.ofSeconds(300));
+        assertThat(LoopBeat.allowance("soon")).isEqualTo(Duration.ofSeconds(300));
+    }
+
     /** A clock the test moves by hand, so that a stall needs no real waiting. */
     static final class MovableClock extends Clock {
         private volatile Instant now = Instant.parse("2026-01-01T00:00:00Z");
