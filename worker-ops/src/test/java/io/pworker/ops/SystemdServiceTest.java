@@ -96,6 +96,8 @@ class SystemdServiceTest {
                 "{\"command\": \"sleep 300\", \"stream_output\": false}"));
         String runId = prefect.createFlowRun(deployment, "{}");
         await(Duration.ofSeconds(60), () -> show("StatusText").contains(": 1 flow run in flight"), "status follows the run");
+        // in flight counts from the claim; the process id is reported once the process runs
+        await(Duration.ofSeconds(60), () -> prefect.flowRun(runId).path("infrastructure_pid").isTextual(), "launched");
         String flowPid = prefect.flowRun(runId).path("infrastructure_pid").asText();
 
         // a frozen JVM sends no pings: systemd kills it (WatchdogSignal=SIGKILL) and starts another
