@@ -91,6 +91,29 @@ public final class HealthServer implements AutoCloseable {
         return new HealthServer(server);
     }
 
+    /**
+     * Adds {@code GET /ready} for readiness probes: 200 {@code {"message":"Ready"}} once {@code ready} says the
+     * worker has synced with the API and a poll was answered, 503 before. Liveness stays with {@code /health}:
+     * a worker that has never reached the API is not ready, but restarting it would not help.
+     */
+    public void serveReadiness(java.util.function.BooleanSupplier ready) {
+        server.createContext("/ready", exchange -> {
+            try (exchange) {
+                String method = exchange.getRequestMethod();
+                if (!method.equals("GET") && !method.equals("HEAD")) {
+                    send(exchange, 405, "{\"detail\":\"Method Not Allowed\"}", false);
+                } else if (!exchange.getRequestURI().getPath().equals("/ready")) {
+                    send(exchange, 404, "{\"detail\":\"Not Found\"}", false);
+                } else if (ready.getAsBoolean()) {
+                    send(exchange, 200, "{\"message\":\"Ready\"}", method.equals("HEAD"));
+                } else {
+                    send(exchange, 503, "{\"message\":\"Not ready: no poll answered by the Prefect API yet\"}",
+                            method.equals("HEAD"));
+                }
+            }
+        });
+    }
+
     public int port() {
         return server.getAddress().getPort();
     }

@@ -81,6 +81,7 @@ public final class Worker implements AutoCloseable {
     private Thread syncThread;
     private HealthServer health;
     private String startedEventId;
+    private ServiceNotifications systemd;
 
     private Worker(Settings settings, WorkerOptions options, InfrastructurePlugin plugin, Map<String, String> environment,
             PrintStream console, Clock clock, PrefectClient client) {
@@ -258,6 +259,8 @@ public final class Worker implements AutoCloseable {
             try {
                 health = HealthServer.start(settings.webserverHost(), settings.webserverPort(), this::lastPolled,
                         settings.querySeconds().multipliedBy(30), clock);
+                Instant unpolled = poller.lastPolled();
+                health.serveReadiness(() -> !poller.lastPolled().equals(unpolled));
             } catch (IOException e) {
                 throw new WorkerException("Cannot serve /health on " + settings.webserverHost() + ":"
                         + settings.webserverPort() + ": " + e.getMessage(), e);
@@ -265,8 +268,16 @@ public final class Worker implements AutoCloseable {
         }
         startedEventId = events.started(poolSync.pool().map(WorkPool::id).orElse(null));
         if (!options.runOnce()) {
-            syncThread = ServiceLoop.start("sync", settings.heartbeatSeconds(), true, () -> stopping, this::syncAndReconcile);
-            pollThread = ServiceLoop.start("poll", settings.querySeconds(), false, () -> stopping, poller::poll);
+            // beats let the systemd watchdog tell a wedged loop from a slow one (PWORKER_WATCHDOG_STALL_SECONDS)
+            Duration allowance = LoopBeat.allowance(setting("PWORKER_WATCHDOG_STALL_SECONDS"));
+            LoopBeat syncBeat = new LoopBeat("sync", settings.heartbeatSeconds(), allowance, clock);
+            LoopBeat pollBeat = new LoopBeat("poll", settings.querySeconds(), allowance, clock);
+            syncThread = ServiceLoop.start("sync", settings.heartbeatSeconds(), true, () -> stopping,
+                    syncBeat.around(this::syncAndReconcile));
+            pollThread = ServiceLoop.start("poll", settings.querySeconds(), false, () -> stopping, pollBeat.around(poller::poll));
+            systemd = ServiceNotifications.start(io.pworker.systemd.SystemdNotifier.fromEnvironment(environment),
+                    new ServiceNotifications.Summary(options.pool(), type, options.limit(), () -> runs.size(),
+                            this::lastPolled, settings.querySeconds()), List.of(syncBeat, pollBeat), clock);
         }
         console.println("Worker '" + name + "' started!");
     }
@@ -349,6 +360,9 @@ public final class Worker implements AutoCloseable {
             return;
         }
         stopping = true;
+        if (systemd != null) {
+            systemd.stopping();
+        }
         try {
             for (Thread t : new Thread[] {pollThread, syncThread}) {
                 if (t != null) {
