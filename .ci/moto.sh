@@ -14,9 +14,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 if [ ! -f /etc/apt/sources.list.d/pworker-trixie.sources ]; then
-  cat > /etc/apt/sources.list.d/pworker-trixie.sources <<'SOURCES'
+  mirror="$(bash "$(dirname "$0")/debian-mirror.sh")"
+  cat > /etc/apt/sources.list.d/pworker-trixie.sources <<SOURCES
 Types: deb
-URIs: http://deb.debian.org/debian
+URIs: $mirror
 Suites: trixie
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg

@@ -12,7 +12,8 @@ if ! command -v debootstrap >/dev/null; then
   (apt-get install -y debootstrap || { apt-get update && apt-get install -y debootstrap; }) >&2
 fi
 rm -rf "$dir.tmp"
-debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm "$dir.tmp" http://deb.debian.org/debian >&2
+mirror="$(bash "$(dirname "$0")/debian-mirror.sh")"
+debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm "$dir.tmp" "$mirror" >&2
 # what a test container never reads
 rm -rf "$dir.tmp"/var/cache/apt/archives/*.deb "$dir.tmp"/usr/share/doc "$dir.tmp"/usr/share/man "$dir.tmp"/usr/share/locale
 rm -rf "$dir"
