@@ -10,6 +10,7 @@ import io.pworker.api.PrefectHttp;
 import io.pworker.api.PrefectObjects;
 import io.pworker.api.WorkPool;
 import io.pworker.health.HealthServer;
+import io.pworker.metrics.WorkerMetrics;
 import io.pworker.settings.Settings;
 import io.pworker.spi.InfrastructureException;
 import io.pworker.spi.InfrastructureLauncher;
@@ -234,7 +235,11 @@ public final class Worker implements AutoCloseable {
         RunServices services = new RunServices(name, type, plugin.capabilities(), settings.killGracePeriod(), prefect,
                 new Submission(prefect, events, name, type), configurations, reporter, events, logs, launcher, store,
                 poolSync::pool, clock);
-        runs = new Runs(services, new Slots(options.limit()));
+        Slots slots = new Slots(options.limit());
+        runs = new Runs(services, slots);
+        WorkerMetrics.get().bind(new WorkerMetrics.WorkerGauges(type, runs::size,
+                () -> options.limit() == null ? null : Math.max(0, options.limit() - slots.inUse()), this::lastPolled,
+                () -> cancellations != null && !cancellations.polling(), clock));
         reconciler = new Reconciler(store, runs, launcher, prefect, configurations, type);
         Duration prefetch = Duration.ofSeconds(options.prefetchSeconds() != null ? options.prefetchSeconds()
                 : settings.prefetchSeconds());
@@ -258,6 +263,9 @@ public final class Worker implements AutoCloseable {
             try {
                 health = HealthServer.start(settings.webserverHost(), settings.webserverPort(), this::lastPolled,
                         settings.querySeconds().multipliedBy(30), clock);
+                if (WorkerMetrics.get().enabled()) {
+                    health.serve("/metrics", "text/plain; version=0.0.4; charset=utf-8", WorkerMetrics.get()::scrape);
+                }
             } catch (IOException e) {
                 throw new WorkerException("Cannot serve /health on " + settings.webserverHost() + ":"
                         + settings.webserverPort() + ": " + e.getMessage(), e);
