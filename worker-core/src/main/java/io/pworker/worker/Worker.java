@@ -306,6 +306,11 @@ public final class Worker implements AutoCloseable {
 
     /** Prefect settings set for this worker, forwarded to flow runs (worker-spec §2.6 step 1). */
     private Map<String, String> inheritedEnvironment() {
+        return inheritedEnvironment(settings, client.http().workerId());
+    }
+
+    /** The same for {@code pworker render}, which has settings but no running worker. */
+    static Map<String, String> inheritedEnvironment(Settings settings, Optional<String> workerId) {
         Map<String, String> env = new LinkedHashMap<>();
         settings.explicit().forEach((k, v) -> {
             if (k.startsWith("PREFECT_") && !k.startsWith("PREFECT_WORKER_")) {
@@ -313,7 +318,7 @@ public final class Worker implements AutoCloseable {
             }
         });
         env.put("PREFECT_API_URL", settings.apiUrl().toString());
-        client.http().workerId().ifPresent(id -> env.put("PREFECT__WORKER_ID", id));
+        workerId.ifPresent(id -> env.put("PREFECT__WORKER_ID", id));
         return env;
     }
 
