@@ -93,5 +93,12 @@ class WorkerMetricsTest {
         assertThat(after.value("jvm_memory_used_bytes", "area", "heap")).isPositive();
         assertThat(after.value("jvm_threads_live_threads")).isPositive();
         h.stub.set(h.pid(held), Phase.Exited.of(0));
+
+        // every series the shipped Grafana dashboard queries is one the worker serves
+        String dashboard = java.nio.file.Files.readString(java.nio.file.Path.of("../deploy/grafana/pworker.json"));
+        java.util.regex.Matcher names = java.util.regex.Pattern.compile("\\b((?:pworker|jvm)_[a-z_]+)").matcher(dashboard);
+        while (names.find()) {
+            assertThat(after.has(names.group(1))).as(names.group(1) + " in /metrics").isTrue();
+        }
     }
 }
