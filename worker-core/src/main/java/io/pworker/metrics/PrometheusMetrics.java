@@ -47,7 +47,11 @@ final class PrometheusMetrics extends WorkerMetrics {
                 .register(registry);
     }
 
-    static PrometheusMetrics create() {
+    /**
+     * Typed as the base class on purpose: the verifier of {@link WorkerMetrics#enable()} then has no reason to load
+     * this class, nor Micrometer's behind it, in a worker that never turns metrics on.
+     */
+    static WorkerMetrics create() {
         return new PrometheusMetrics();
     }
 
