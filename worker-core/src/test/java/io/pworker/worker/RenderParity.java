@@ -47,8 +47,10 @@ public final class RenderParity {
      */
     public static Result check(InfrastructurePlugin plugin, String deploymentVariables, String runVariables)
             throws Exception {
-        Map<String, String> environment = Map.of("HOME_DIR", "/home/w");
         try (FakePrefectServer prefect = FakePrefectServer.start()) {
+            // the state directory goes in the environment: the worker reads PWORKER_* from there, not from settings
+            Map<String, String> environment = Map.of("HOME_DIR", "/home/w",
+                    "PWORKER_STATE_DIR", prefect.stateDirectory().toString());
             prefect.createWorkPool("pool", plugin.type(), plugin.defaultBaseJobTemplate());
             String flowId = prefect.createFlow("etl");
             Map<String, String> settings = prefect.workerSettings("PREFECT_CLIENT_MAX_RETRIES", "1",

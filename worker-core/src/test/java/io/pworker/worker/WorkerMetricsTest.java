@@ -49,9 +49,22 @@ class WorkerMetricsTest {
     @Test
     void countersMoveAsRunsAreClaimedCrashAndAreCancelled() throws Exception {
         WorkerMetrics.enable();
-        Worker w = h.create(WorkerOptions.of("pool", "stub").withName("m1").withHealthcheck(true).withLimit(5),
-                h.settings("PREFECT_WORKER_WEBSERVER_HOST", "127.0.0.1", "PREFECT_WORKER_WEBSERVER_PORT", "0"));
-        w.start();
+        // the state directory in the environment (where the worker reads PWORKER_*), so that no run is recorded in ~/.prefect
+        Worker w = Worker.create(io.pworker.settings.Settings.from(h.settings("PREFECT_WORKER_WEBSERVER_HOST", "127.0.0.1",
+                        "PREFECT_WORKER_WEBSERVER_PORT", "0")),
+                WorkerOptions.of("pool", "stub").withName("m1").withHealthcheck(true).withLimit(5),
+                new PluginRegistry(java.util.List.of(h.stub)),
+                java.util.Map.of("PWORKER_STATE_DIR", h.prefect.stateDirectory().toString()),
+                new java.io.PrintStream(new java.io.ByteArrayOutputStream()), java.time.Clock.systemUTC());
+        try {
+            w.start();
+            check(w);
+        } finally {
+            w.stop();
+        }
+    }
+
+    private void check(Worker w) throws Exception {
         PrometheusText before = PrometheusText.parse(get(w, "/metrics"));
 
         String completes = h.prefect.createFlowRun(h.deployment("{}"), "{}");
