@@ -3,6 +3,7 @@ package io.pworker.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.TextNode;
+import io.pworker.metrics.WorkerMetrics;
 import io.pworker.settings.Settings;
 import io.pworker.worker.Worker;
 import java.io.IOException;
@@ -271,6 +272,7 @@ public final class PrefectHttp implements AutoCloseable {
                 ensureCsrfToken();
             }
             HttpResponse<byte[]> response;
+            long sent = System.nanoTime();
             try {
                 inFlight.acquire();
                 try {
@@ -279,7 +281,9 @@ public final class PrefectHttp implements AutoCloseable {
                     inFlight.release();
                 }
                 connectedOnce.set(true);
+                WorkerMetrics.get().apiRequest(method, path, response.statusCode(), System.nanoTime() - sent);
             } catch (IOException e) {
+                WorkerMetrics.get().apiRequest(method, path, 0, System.nanoTime() - sent);
                 // before the first answer a refused connection means a wrong URL, not a busy server
                 boolean retryable = connectedOnce.get() || !(e instanceof ConnectException);
                 if (!retryable || attempt >= maxRetries) {

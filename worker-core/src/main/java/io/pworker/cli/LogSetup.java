@@ -7,11 +7,17 @@ import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
 import ch.qos.logback.classic.spi.Configurator;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.ConsoleAppender;
+import ch.qos.logback.core.encoder.Encoder;
 import ch.qos.logback.core.spi.ContextAwareBase;
+import io.pworker.logging.JsonLogEncoder;
+import io.pworker.logging.LogFormat;
+import io.pworker.logging.MaskingEncoder;
+import io.pworker.logging.SecretMask;
 import java.util.Locale;
 
 /**
- * Logback's configuration in code: one console appender on stderr at {@code PREFECT_LOGGING_LEVEL} (default INFO).
+ * Logback's configuration in code: one console appender on stderr at {@code PREFECT_LOGGING_LEVEL} (default INFO), in
+ * the format {@code PWORKER_LOG_FORMAT} names (text or json), with the credentials masked ({@link SecretMask}).
  * Reading an XML file would cost a start a few hundred classes and tens of milliseconds. A file named by
  * {@code -Dlogback.configurationFile} still takes over.
  */
@@ -24,10 +30,10 @@ public final class LogSetup extends ContextAwareBase implements Configurator {
         if (System.getProperty("logback.configurationFile") != null) {
             return ExecutionStatus.INVOKE_NEXT_IF_ANY;
         }
-        PatternLayoutEncoder encoder = new PatternLayoutEncoder();
-        encoder.setContext(context);
-        encoder.setPattern(PATTERN);
-        encoder.start();
+        // the credentials from the environment are masked from the first line on; the profile's are added once read
+        SecretMask.set(System.getenv("PREFECT_API_KEY"), System.getenv("PREFECT_API_AUTH_STRING"));
+        Encoder<ILoggingEvent> encoder = encoder(context,
+                LogFormat.parse(System.getenv(LogFormat.VARIABLE)).orElse(LogFormat.TEXT));
         ConsoleAppender<ILoggingEvent> console = new ConsoleAppender<>();
         console.setContext(context);
         console.setName("console");
@@ -47,6 +53,26 @@ public final class LogSetup extends ContextAwareBase implements Configurator {
             context.getLogger(secretive).setLevel(Level.INFO);
         }
         return ExecutionStatus.DO_NOT_INVOKE_NEXT_IF_ANY;
+    }
+
+    /**
+     * The line format, with secrets masked. An unknown {@code PWORKER_LOG_FORMAT} gives text lines here; the
+     * command refuses it with a message once it runs (exit 2), which Logback's start-up cannot do.
+     */
+    static Encoder<ILoggingEvent> encoder(LoggerContext context, LogFormat format) {
+        Encoder<ILoggingEvent> inner;
+        if (format == LogFormat.JSON) {
+            inner = new JsonLogEncoder();
+        } else {
+            PatternLayoutEncoder pattern = new PatternLayoutEncoder();
+            pattern.setPattern(PATTERN);
+            inner = pattern;
+        }
+        inner.setContext(context);
+        MaskingEncoder masking = new MaskingEncoder(inner);
+        masking.setContext(context);
+        masking.start();
+        return masking;
     }
 
     /**

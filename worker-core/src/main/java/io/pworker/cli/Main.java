@@ -66,6 +66,9 @@ public final class Main {
             if (type == StartCommand.class) {
                 return type.cast(new StartCommand(environment, out, err));
             }
+            if (type == RenderCommand.class) {
+                return type.cast(new RenderCommand(environment, out, err));
+            }
             return CommandLine.defaultFactory().create(type);
         }
     }

@@ -7,7 +7,7 @@ import picocli.CommandLine.IVersionProvider;
 
 @Command(name = "pworker", mixinStandardHelpOptions = true, versionProvider = PworkerCommand.VersionProvider.class,
         description = "A Prefect-compatible worker: polls a work pool and runs its flow runs on infrastructure.",
-        subcommands = {StartCommand.class, PworkerCommand.TypesCommand.class})
+        subcommands = {StartCommand.class, RenderCommand.class, PworkerCommand.TypesCommand.class})
 final class PworkerCommand implements Runnable {
 
     @picocli.CommandLine.Spec

@@ -3,6 +3,8 @@ package io.pworker.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pworker.logging.LogFields;
+import io.pworker.metrics.WorkerMetrics;
 import io.pworker.settings.Settings;
 import io.pworker.settings.SettingsException;
 import io.pworker.worker.PluginRegistry;
@@ -56,6 +58,10 @@ final class StartCommand implements Callable<Integer> {
     @Option(names = "--with-healthcheck", description = "Serve GET /health (PREFECT_WORKER_WEBSERVER_HOST/_PORT).")
     boolean withHealthcheck;
 
+    @Option(names = "--with-metrics", description = "Serve GET /metrics in Prometheus text on the health server "
+            + "(PWORKER_METRICS=true); starts that server as --with-healthcheck does.")
+    boolean withMetrics;
+
     @Option(names = "--base-job-template", description = "JSON template used only when this worker creates the pool.")
     Path baseJobTemplate;
 
@@ -83,10 +89,13 @@ final class StartCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Settings settings;
+        Operations operations;
         JsonNode template = null;
         PluginRegistry registry = PluginRegistry.discover();
         try {
+            operations = Operations.from(environment, withMetrics);
             settings = Settings.load(environment);
+            Operations.maskCredentials(settings);
             checkFlags(registry);
             if (baseJobTemplate != null) {
                 template = readTemplate(baseJobTemplate);
@@ -97,11 +106,15 @@ final class StartCommand implements Callable<Integer> {
         }
         LogSetup.applyLevel(settings.loggingLevel());
         settings.warnings().forEach(log::warn);
+        if (operations.metrics()) {
+            WorkerMetrics.enable();
+        }
         WorkerOptions options = new WorkerOptions(pool, workQueues, name, type, limit, prefetchSeconds, runOnce,
-                withHealthcheck, template, createPoolIfNotFound);
+                withHealthcheck || operations.metrics(), template, createPoolIfNotFound);
         Worker worker;
         try {
             worker = Worker.create(settings, options, registry, new HashMap<>(environment), console, Clock.systemUTC());
+            LogFields.worker(worker.name());
             Signals.onStop(worker::stop);
             worker.start();
             if (runOnce) {

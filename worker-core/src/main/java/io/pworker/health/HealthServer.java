@@ -114,6 +114,34 @@ public final class HealthServer implements AutoCloseable {
         });
     }
 
+    /**
+     * Serves {@code GET path} with what {@code body} gives at each request, on the health server's thread: a slow
+     * body delays {@code /health}, so keep it cheap (a metrics scrape is).
+     */
+    public void serve(String path, String contentType, Supplier<String> body) {
+        server.createContext(path, exchange -> {
+            try (exchange) {
+                if (!exchange.getRequestMethod().equals("GET")) {
+                    send(exchange, 405, "{\"detail\":\"Method Not Allowed\"}", false);
+                    return;
+                }
+                if (!exchange.getRequestURI().getPath().equals(path)) {
+                    send(exchange, 404, "{\"detail\":\"Not Found\"}", false);
+                    return;
+                }
+                byte[] bytes = body.get().getBytes(StandardCharsets.UTF_8);
+                exchange.getResponseHeaders().set("Content-Type", contentType);
+                exchange.sendResponseHeaders(200, bytes.length == 0 ? -1 : bytes.length);
+                if (bytes.length > 0) {
+                    try (OutputStream out = exchange.getResponseBody()) {
+                        out.write(bytes);
+                    }
+                }
+            }
+        });
+        log.info("{} served on port {}", path, server.getAddress().getPort());
+    }
+
     public int port() {
         return server.getAddress().getPort();
     }

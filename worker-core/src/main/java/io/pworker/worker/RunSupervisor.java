@@ -5,6 +5,7 @@ import io.pworker.api.ApiException;
 import io.pworker.api.Deployment;
 import io.pworker.api.FlowRun;
 import io.pworker.api.WorkPool;
+import io.pworker.metrics.WorkerMetrics;
 import io.pworker.spi.FlowRunInfo;
 import io.pworker.spi.LaunchException;
 import io.pworker.spi.LaunchRequest;
@@ -103,6 +104,7 @@ final class RunSupervisor {
     /** A run found by a poll: claim it, launch it, watch it, report it. */
     void runNew(FlowRun run, WorkPool pool) {
         owner = Thread.currentThread();
+        io.pworker.logging.LogFields.run(flowRunId);
         boolean claimed = false;
         try {
             enter(Stage.CLAIMING);
@@ -112,6 +114,7 @@ final class RunSupervisor {
                 return;
             }
             claimed = true;
+            WorkerMetrics.get().runClaimed(services.type());
             Verdict failed = prepare(run, claim.get().deployment(), pool, true);
             if (failed != null) {
                 finish(failed, null);
@@ -132,6 +135,7 @@ final class RunSupervisor {
     /** A run an earlier worker process left in the state directory; {@code held} is this worker's hold on it. */
     void runRecovered(RunRecord stored, Lease held, WorkPool pool) {
         owner = Thread.currentThread();
+        io.pworker.logging.LogFields.run(flowRunId);
         lease = held;
         record = stored;
         try {
@@ -199,14 +203,17 @@ final class RunSupervisor {
             submittedEventId = services.submission().announce(prepared, pool, rlog);
             return null;
         } catch (IOException e) {
-            return submissionFailed(run.name(), "cannot record the flow run in the state directory "
+            return submissionFailed(run.name(), "state", "cannot record the flow run in the state directory "
                     + services.store().root() + ": " + e.getMessage());
-        } catch (ConfigurationBuilder.SubmissionException | ApiException e) {
-            return submissionFailed(run.name(), e.getMessage());
+        } catch (ConfigurationBuilder.SubmissionException e) {
+            return submissionFailed(run.name(), "configuration", e.getMessage());
+        } catch (ApiException e) {
+            return submissionFailed(run.name(), "api", e.getMessage());
         }
     }
 
-    private Verdict submissionFailed(String runName, String reason) {
+    private Verdict submissionFailed(String runName, String cause, String reason) {
+        WorkerMetrics.get().submissionFailed(services.type(), cause);
         rlog.error("Failed to submit flow run '" + (runName != null ? runName : flowRunId) + "' to infrastructure: "
                 + reason, null);
         return Verdict.submissionFailed(reason);
@@ -222,7 +229,7 @@ final class RunSupervisor {
             record = record.launching();
             lease.write(record);
         } catch (IOException e) {
-            finish(submissionFailed(info.name(), "cannot record the launch in the state directory: " + e.getMessage()), null);
+            finish(submissionFailed(info.name(), "state", "cannot record the launch in the state directory: " + e.getMessage()), null);
             return;
         }
         RunHandle launched;
@@ -235,12 +242,13 @@ final class RunSupervisor {
             // a launcher may answer an interrupt with a LaunchException; the notice behind it is what counts
             Verdict verdict = cancelRequested ? Verdict.cancelledBeforeLaunch()
                     : stopRequested ? Verdict.stoppedBeforeLaunch(services.workerName())
-                    : submissionFailed(info.name(), e.getMessage());
+                    : submissionFailed(info.name(), "launch", e.getMessage());
             finish(verdict, null);
             return;
         }
         enter(Stage.RUNNING);
         handle = launched;
+        WorkerMetrics.get().runLaunched(services.type());
         try {
             record = record.launched(handle, services.clock().instant());
             lease.write(record);
@@ -285,6 +293,7 @@ final class RunSupervisor {
             leave(e.getMessage() + "; the next worker reports this flow run");
             return;
         }
+        WorkerMetrics.get().runFinished(services.type(), RunMetrics.outcome(verdict));
         if (handle != null && end != null && info != null) {
             int code = end instanceof Phase.Exited exited ? exited.status().code() : -1;
             services.events().executed(info, handle.infrastructurePid(), code, submittedEventId);

@@ -10,6 +10,7 @@ import io.pworker.api.PrefectHttp;
 import io.pworker.api.PrefectObjects;
 import io.pworker.api.WorkPool;
 import io.pworker.health.HealthServer;
+import io.pworker.metrics.WorkerMetrics;
 import io.pworker.settings.Settings;
 import io.pworker.spi.InfrastructureException;
 import io.pworker.spi.InfrastructureLauncher;
@@ -235,7 +236,11 @@ public final class Worker implements AutoCloseable {
         RunServices services = new RunServices(name, type, plugin.capabilities(), settings.killGracePeriod(), prefect,
                 new Submission(prefect, events, name, type), configurations, reporter, events, logs, launcher, store,
                 poolSync::pool, clock);
-        runs = new Runs(services, new Slots(options.limit()));
+        Slots slots = new Slots(options.limit());
+        runs = new Runs(services, slots);
+        WorkerMetrics.get().bind(new WorkerMetrics.WorkerGauges(type, runs::size,
+                () -> options.limit() == null ? null : Math.max(0, options.limit() - slots.inUse()), this::lastPolled,
+                () -> cancellations != null && !cancellations.polling(), clock));
         reconciler = new Reconciler(store, runs, launcher, prefect, configurations, type);
         Duration prefetch = Duration.ofSeconds(options.prefetchSeconds() != null ? options.prefetchSeconds()
                 : settings.prefetchSeconds());
@@ -261,6 +266,9 @@ public final class Worker implements AutoCloseable {
                         settings.querySeconds().multipliedBy(30), clock);
                 Instant unpolled = poller.lastPolled();
                 health.serveReadiness(() -> !poller.lastPolled().equals(unpolled));
+                if (WorkerMetrics.get().enabled()) {
+                    health.serve("/metrics", "text/plain; version=0.0.4; charset=utf-8", WorkerMetrics.get()::scrape);
+                }
             } catch (IOException e) {
                 throw new WorkerException("Cannot serve /health on " + settings.webserverHost() + ":"
                         + settings.webserverPort() + ": " + e.getMessage(), e);
@@ -312,6 +320,11 @@ public final class Worker implements AutoCloseable {
 
     /** Prefect settings set for this worker, forwarded to flow runs (worker-spec §2.6 step 1). */
     private Map<String, String> inheritedEnvironment() {
+        return inheritedEnvironment(settings, client.http().workerId());
+    }
+
+    /** The same for {@code pworker render}, which has settings but no running worker. */
+    static Map<String, String> inheritedEnvironment(Settings settings, Optional<String> workerId) {
         Map<String, String> env = new LinkedHashMap<>();
         settings.explicit().forEach((k, v) -> {
             if (k.startsWith("PREFECT_") && !k.startsWith("PREFECT_WORKER_")) {
@@ -319,7 +332,7 @@ public final class Worker implements AutoCloseable {
             }
         });
         env.put("PREFECT_API_URL", settings.apiUrl().toString());
-        client.http().workerId().ifPresent(id -> env.put("PREFECT__WORKER_ID", id));
+        workerId.ifPresent(id -> env.put("PREFECT__WORKER_ID", id));
         return env;
     }
 
