@@ -199,7 +199,17 @@ class ProcessLauncherTest {
         awaitCommand(h);
         assertThat(Files.readString(Path.of("/proc/" + pid + "/cmdline"))).contains(ExitWrapper.NAME);
         assertThat(ProcStat.read(pid).orElseThrow().leadsItsGroup()).isTrue();
-        ProcessHandle command = ProcessHandle.of(pid).orElseThrow().children().findFirst().orElseThrow();
+        // the shell forks, then the fork execs the command: wait for the exec rather than catch the fork
+        Instant deadline = Instant.now().plusSeconds(10);
+        ProcessHandle command = null;
+        while (Instant.now().isBefore(deadline)) {
+            command = ProcessHandle.of(pid).orElseThrow().children().findFirst().orElse(null);
+            if (command != null && command.info().command().map(c -> c.endsWith("sleep")).orElse(false)) {
+                break;
+            }
+            Thread.sleep(20);
+        }
+        assertThat(command).isNotNull();
         assertThat(command.info().command()).hasValueSatisfying(c -> assertThat(c).endsWith("sleep"));
         assertThat(ProcStat.read(command.pid()).orElseThrow().processGroup()).isEqualTo(pid);
     }
