@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.FlowRunInfo;
 import io.pworker.spi.LaunchException;
 import io.pworker.spi.RunHandle;
+import io.pworker.testkit.DockerTestEngine;
 import io.pworker.testkit.PrefectTemplates;
 import java.util.List;
 import java.util.UUID;
@@ -44,7 +45,7 @@ class AciPreparationTest {
         ObjectNode t = prepared("{\"entrypoint\": \"/opt/prefect/entrypoint.sh\", \"command\": null}");
         assertThat(container(t).path("command").toString())
                 .isEqualTo("[\"/opt/prefect/entrypoint.sh\",\"prefect\",\"flow-run\",\"execute\"]");
-        assertThat(container(t).path("image").asText()).isEqualTo(DockerEngine.IMAGE);
+        assertThat(container(t).path("image").asText()).isEqualTo(DockerTestEngine.IMAGE);
         assertThat(container(t).path("resources").path("requests").toString()).isEqualTo("{\"cpu\":1.0,\"memoryInGB\":1.0}");
         JsonNode env = container(t).path("environmentVariables");
         assertThat(env.toString()).contains("{\"name\":\"PREFECT_API_KEY\",\"secureValue\":\"" + AciTestRuns.API_KEY + "\"}")

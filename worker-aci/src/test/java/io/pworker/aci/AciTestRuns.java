@@ -8,6 +8,7 @@ import io.pworker.spi.PluginContext;
 import io.pworker.template.JobTemplateRenderer;
 import io.pworker.template.PlaceholderResolver;
 import io.pworker.template.TemplateException;
+import io.pworker.testkit.DockerTestEngine;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -35,7 +36,7 @@ final class AciTestRuns {
                     {"image": "%s", "resource_group_name": "rg-flows", "subscription_id": "sub-0001", "entrypoint": "",
                      "task_watch_poll_interval": 0.2, "task_start_timeout_seconds": 60,
                      "aci_credentials": {"client_id": "%s", "tenant_id": "%s", "client_secret": "%s"}}
-                    """.formatted(DockerEngine.IMAGE, CLIENT_ID, FakeAzure.TENANT, CLIENT_SECRET));
+                    """.formatted(DockerTestEngine.IMAGE, CLIENT_ID, FakeAzure.TENANT, CLIENT_SECRET));
             vars.setAll((ObjectNode) JSON.readTree(variables));
             ObjectNode c = new JobTemplateRenderer(Map.of()).render(new AciPlugin().defaultBaseJobTemplate(), vars,
                     new NoBlocks());

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pworker.settings.Settings;
+import io.pworker.testkit.DockerTestEngine;
 import io.pworker.testkit.FakePrefectServer;
 import io.pworker.worker.PluginRegistry;
 import io.pworker.worker.Worker;
@@ -70,7 +71,7 @@ class AciWorkerEndToEndTest {
                 {"image": "%s", "resource_group_name": "rg-flows", "subscription_id": "sub-0001", "entrypoint": "",
                  "task_watch_poll_interval": 0.2, "stream_output": true, "command": %s,
                  "aci_credentials": {"$ref": {"block_document_id": "%s"}}}
-                """.formatted(DockerEngine.IMAGE, JSON.writeValueAsString(command), credentials)));
+                """.formatted(DockerTestEngine.IMAGE, JSON.writeValueAsString(command), credentials)));
     }
 
     private String group(String runId) {

@@ -15,6 +15,7 @@ import com.github.dockerjava.api.model.Frame;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
+import io.pworker.testkit.DockerTestEngine;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -60,7 +61,7 @@ final class FakeAzure implements AutoCloseable {
     private static final Pattern TOKEN = Pattern.compile("/([^/]+)/oauth2/v2\\.0/token");
 
     private final HttpsServer server;
-    private final DockerEngine docker;
+    private final DockerTestEngine docker;
     private final String label = "pworker-test.aci-fake";
     private final String instance = UUID.randomUUID().toString();
 
@@ -119,7 +120,7 @@ final class FakeAzure implements AutoCloseable {
         }
     }
 
-    FakeAzure(DockerEngine docker) {
+    FakeAzure(DockerTestEngine docker) {
         this.docker = docker;
         try {
             server = HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
@@ -175,7 +176,7 @@ final class FakeAzure implements AutoCloseable {
 
     InspectContainerResponse container(String groupName) {
         Group g = groups.get(groupName);
-        return g == null || g.containerId == null ? null : docker.client.inspectContainerCmd(g.containerId).exec();
+        return g == null || g.containerId == null ? null : docker.client().inspectContainerCmd(g.containerId).exec();
     }
 
     /** The deployment bodies received, as sent. */
@@ -185,7 +186,7 @@ final class FakeAzure implements AutoCloseable {
     public void close() {
         server.stop(0);
         ((java.util.concurrent.ExecutorService) server.getExecutor()).shutdownNow();
-        for (var c : docker.client.listContainersCmd().withShowAll(true).withLabelFilter(Map.of(label, instance)).exec()) {
+        for (var c : docker.client().listContainersCmd().withShowAll(true).withLabelFilter(Map.of(label, instance)).exec()) {
             removeContainer(c.getId());
         }
     }
@@ -466,7 +467,7 @@ final class FakeAzure implements AutoCloseable {
             g.stopped = true;
             if (g.containerId != null) {
                 try {
-                    docker.client.killContainerCmd(g.containerId).exec();
+                    docker.client().killContainerCmd(g.containerId).exec();
                 } catch (RuntimeException e) {
                     // already ended
                 }
@@ -512,7 +513,7 @@ final class FakeAzure implements AutoCloseable {
         }
         ObjectNode current = JSON.createObjectNode();
         InspectContainerResponse.ContainerState s = g.containerId == null ? null
-                : docker.client.inspectContainerCmd(g.containerId).exec().getState();
+                : docker.client().inspectContainerCmd(g.containerId).exec().getState();
         if (s == null || "created".equals(s.getStatus())) {
             current.put("state", "Waiting").put("detailStatus", "ContainerCreating");
         } else if (Boolean.TRUE.equals(s.getRunning())) {
@@ -537,11 +538,11 @@ final class FakeAzure implements AutoCloseable {
         }
         List<String> cmd = new ArrayList<>();
         c.path("command").forEach(a -> cmd.add(a.asText()));
-        String id = docker.client.createContainerCmd(c.path("image").asText())
+        String id = docker.client().createContainerCmd(c.path("image").asText())
                 .withCmd(cmd).withEnv(env).withLabels(Map.of(label, instance, "pworker-test.aci-group", g.name))
                 .withHostConfig(com.github.dockerjava.api.model.HostConfig.newHostConfig().withNetworkMode("none"))
                 .exec().getId();
-        docker.client.startContainerCmd(id).exec();
+        docker.client().startContainerCmd(id).exec();
         return id;
     }
 
@@ -551,7 +552,7 @@ final class FakeAzure implements AutoCloseable {
         }
         StringBuilder out = new StringBuilder();
         try {
-            docker.client.logContainerCmd(g.containerId).withStdOut(true).withStdErr(true).withTimestamps(true)
+            docker.client().logContainerCmd(g.containerId).withStdOut(true).withStdErr(true).withTimestamps(true)
                     .withTail(tail).exec(new com.github.dockerjava.api.async.ResultCallback.Adapter<Frame>() {
                         @Override
                         public void onNext(Frame frame) {
@@ -566,7 +567,7 @@ final class FakeAzure implements AutoCloseable {
 
     private void removeContainer(String id) {
         try {
-            docker.client.removeContainerCmd(id).withForce(true).exec();
+            docker.client().removeContainerCmd(id).withForce(true).exec();
         } catch (NotFoundException e) {
             // gone
         }

@@ -1,5 +1,6 @@
 package io.pworker.aci;
 
+import io.pworker.testkit.DockerTestEngine;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -19,7 +20,7 @@ final class FakeAzureExtension implements BeforeEachCallback, AfterEachCallback 
 
     @Override
     public void beforeEach(ExtensionContext context) {
-        azure = new FakeAzure(DockerEngine.get());
+        azure = new FakeAzure(DockerTestEngine.get());
     }
 
     @Override

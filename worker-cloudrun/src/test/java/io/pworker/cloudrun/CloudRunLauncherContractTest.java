@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.FlowRunInfo;
 import io.pworker.spi.InfrastructureLauncher;
 import io.pworker.spi.RunHandle;
+import io.pworker.testkit.DockerTestEngine;
 import io.pworker.testkit.LauncherContract;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,7 +32,7 @@ class CloudRunLauncherContractTest extends LauncherContract {
 
     @BeforeEach
     void startFake() {
-        fake = FakeCloudRun.start(new DockerRunner(TestDocker.get()), KEY.keys().getPublic());
+        fake = FakeCloudRun.start(new DockerRunner(DockerTestEngine.get()), KEY.keys().getPublic());
     }
 
     /**

@@ -6,6 +6,7 @@ import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.exception.NotModifiedException;
 import com.github.dockerjava.api.model.Container;
 import com.github.dockerjava.api.model.HostConfig;
+import io.pworker.testkit.DockerTestEngine;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,15 +29,15 @@ final class DockerRunner implements FakeCloudRun.Runner {
     private final DockerClient docker;
     private final String id = UUID.randomUUID().toString();
 
-    DockerRunner(TestDocker engine) {
-        this.docker = engine.client;
+    DockerRunner(DockerTestEngine engine) {
+        this.docker = engine.client();
     }
 
     @Override
     public FakeCloudRun.RunningTask start(String execution, com.google.cloud.run.v2.Container container, IntConsumer onExit) {
         List<String> cmd = new ArrayList<>(container.getCommandList());
         cmd.addAll(container.getArgsList());
-        String cid = docker.createContainerCmd(TestDocker.IMAGE)
+        String cid = docker.createContainerCmd(DockerTestEngine.IMAGE)
                 .withCmd(cmd)
                 .withEnv(FakeCloudRun.environment(container).entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList())
                 .withLabels(Map.of(LABEL, id, LABEL + ".execution", execution.substring(execution.lastIndexOf('/') + 1),

@@ -7,6 +7,7 @@ import io.pworker.spi.FlowRunInfo;
 import io.pworker.spi.InfrastructureLauncher;
 import io.pworker.spi.PluginContext;
 import io.pworker.spi.RunHandle;
+import io.pworker.testkit.DockerTestEngine;
 import io.pworker.testkit.LauncherContract;
 import java.io.PrintStream;
 import java.io.OutputStream;
@@ -32,15 +33,15 @@ class DockerLauncherContractTest extends LauncherContract {
 
     @Override
     protected InfrastructureLauncher createLauncher() throws Exception {
-        DockerEngine engine = DockerEngine.get();
-        return DockerLauncher.connect(new PluginContext("contract-worker", Map.of("DOCKER_HOST", engine.host),
+        DockerTestEngine engine = DockerTestEngine.get();
+        return DockerLauncher.connect(new PluginContext("contract-worker", Map.of("DOCKER_HOST", engine.host()),
                 new PrintStream(OutputStream.nullOutputStream()), Clock.systemUTC(), Path.of(System.getProperty("java.io.tmpdir"))));
     }
 
     @Override
     protected ObjectNode configuration(FlowRunInfo run, String script) {
         ObjectNode c = JSON.createObjectNode();
-        c.put("image", DockerEngine.IMAGE);
+        c.put("image", DockerTestEngine.IMAGE);
         c.put("image_pull_policy", "Never");
         ArrayNode command = c.putArray("command");
         command.add("sh").add("-c").add(script);
@@ -61,18 +62,18 @@ class DockerLauncherContractTest extends LauncherContract {
     @Override
     protected void removeFromOutside(RunHandle handle) {
         String pid = handle.infrastructurePid();
-        DockerEngine.get().client.removeContainerCmd(pid.substring(pid.lastIndexOf(':') + 1)).withForce(true).exec();
+        DockerTestEngine.get().client().removeContainerCmd(pid.substring(pid.lastIndexOf(':') + 1)).withForce(true).exec();
     }
 
     @AfterAll
     static void removeWhatFailedTestsLeft() {
-        DockerEngine engine;
+        DockerTestEngine engine;
         try {
-            engine = DockerEngine.get();
+            engine = DockerTestEngine.get();
         } catch (TestAbortedException noEngine) {
             return;
         }
-        engine.client.listContainersCmd().withShowAll(true).withLabelFilter(Map.of(TEST_LABEL, TEST_RUN)).exec()
-                .forEach(c -> engine.client.removeContainerCmd(c.getId()).withForce(true).exec());
+        engine.client().listContainersCmd().withShowAll(true).withLabelFilter(Map.of(TEST_LABEL, TEST_RUN)).exec()
+                .forEach(c -> engine.client().removeContainerCmd(c.getId()).withForce(true).exec());
     }
 }

@@ -22,6 +22,7 @@ import io.pworker.spi.PluginContext;
 import io.pworker.spi.RunHandle;
 import io.pworker.spi.RunLog;
 import io.pworker.spi.Watch;
+import io.pworker.testkit.DockerTestEngine;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -62,7 +63,7 @@ class DockerLauncherTest {
 
     @TempDir
     Path dir;
-    private DockerEngine engine;
+    private DockerTestEngine engine;
     private DockerLauncher launcher;
     private final List<DockerLauncher> others = new ArrayList<>();
     private final ByteArrayOutputStream console = new ByteArrayOutputStream();
@@ -92,8 +93,8 @@ class DockerLauncherTest {
 
     @BeforeEach
     void connect() throws Exception {
-        engine = DockerEngine.get();
-        launcher = DockerLauncher.connect(context(Map.of("DOCKER_HOST", engine.host)));
+        engine = DockerTestEngine.get();
+        launcher = DockerLauncher.connect(context(Map.of("DOCKER_HOST", engine.host())));
     }
 
     @AfterEach
@@ -104,7 +105,7 @@ class DockerLauncherTest {
         }
         for (RunHandle h : handles) {
             try {
-                engine.client.removeContainerCmd(h.state().get("container_id")).withForce(true).exec();
+                engine.client().removeContainerCmd(h.state().get("container_id")).withForce(true).exec();
             } catch (RuntimeException ignored) {
                 // removed by the test
             }
@@ -120,7 +121,7 @@ class DockerLauncherTest {
     }
 
     private DockerLauncher another() throws Exception {
-        DockerLauncher l = DockerLauncher.connect(context(Map.of("DOCKER_HOST", engine.host)));
+        DockerLauncher l = DockerLauncher.connect(context(Map.of("DOCKER_HOST", engine.host())));
         others.add(l);
         return l;
     }
@@ -132,7 +133,7 @@ class DockerLauncherTest {
                   "prefect.io/flow-run-id": "%s", "prefect.io/version": "3.4.25"}, "name": "%s",
                  "networks": [], "network_mode": null, "auto_remove": false, "volumes": [], "stream_output": false,
                  "mem_limit": null, "memswap_limit": null, "privileged": false, "registry_credentials": null}
-                """.formatted(DockerEngine.IMAGE, run, name));
+                """.formatted(DockerTestEngine.IMAGE, run, name));
         c.setAll((ObjectNode) JSON.readTree(overrides));
         return c;
     }
@@ -188,17 +189,17 @@ class DockerLauncherTest {
     }
 
     private InspectContainerResponse inspect(RunHandle h) {
-        return engine.client.inspectContainerCmd(h.state().get("container_id")).exec();
+        return engine.client().inspectContainerCmd(h.state().get("container_id")).exec();
     }
 
     private List<Container> containersOf(String run) {
-        return engine.client.listContainersCmd().withShowAll(true)
+        return engine.client().listContainersCmd().withShowAll(true)
                 .withLabelFilter(Map.of("io.prefect.flow-run-id", run)).exec();
     }
 
     private boolean exists(String id) {
         try {
-            engine.client.inspectContainerCmd(id).exec();
+            engine.client().inspectContainerCmd(id).exec();
             return true;
         } catch (NotFoundException e) {
             return false;
@@ -265,14 +266,14 @@ class DockerLauncherTest {
         RunHandle again = launch(another(), retried, "{\"command\": \"sleep 30\"}");
         assertThat(again.infrastructurePid()).isEqualTo(first.infrastructurePid());
         assertThat(containersOf(retried)).hasSize(1);
-        assertThat(engine.client.listContainersCmd().withShowAll(true).withNameFilter(List.of(name + "-2")).exec()).isEmpty();
+        assertThat(engine.client().listContainersCmd().withShowAll(true).withNameFilter(List.of(name + "-2")).exec()).isEmpty();
         assertThat(log).anyMatch(l -> l.contains("Found container '" + name + "-1'") && l.contains("instead of creating another"));
     }
 
     @Test
     void aContainerCreatedButNeverStartedByAnEarlierLaunchIsStartedAndUsed() throws Exception {
         // what a worker that crashed between create and start leaves behind
-        String id = engine.client.createContainerCmd(DockerEngine.IMAGE).withCmd("sh", "-c", "exit 7").withName("left-behind-"
+        String id = engine.client().createContainerCmd(DockerTestEngine.IMAGE).withCmd("sh", "-c", "exit 7").withName("left-behind-"
                 + runId.substring(0, 8)).withLabels(Map.of("io.prefect.flow-run-id", runId)).exec().getId();
         RunHandle h = launch("{\"command\": \"sh -c 'exit 1'\"}");
         assertThat(h.state()).containsEntry("container_id", id);
@@ -297,7 +298,7 @@ class DockerLauncherTest {
         // stopped, not removed: its exit code stays readable; a second kill finds nothing left to stop
         assertThat(inspect(h).getState().getExitCodeLong()).isEqualTo(137L);
         assertThat(launcher.kill(h, null, Duration.ofSeconds(1))).isEqualTo(KillOutcome.NOT_FOUND);
-        engine.client.removeContainerCmd(h.state().get("container_id")).exec();
+        engine.client().removeContainerCmd(h.state().get("container_id")).exec();
         assertThat(launcher.kill(h, null, Duration.ofSeconds(1))).isEqualTo(KillOutcome.NOT_FOUND);
     }
 
@@ -357,7 +358,7 @@ class DockerLauncherTest {
         RunHandle h = launch("{\"command\": \"sleep 60\"}");
         BlockingQueue<Phase> phases = watch(launcher, h);
         awaitRunning(phases);
-        engine.client.removeContainerCmd(h.state().get("container_id")).withForce(true).exec();
+        engine.client().removeContainerCmd(h.state().get("container_id")).withForce(true).exec();
         Phase end = awaitEnd(phases, Duration.ofSeconds(30));
         assertThat(end).isInstanceOf(Phase.Gone.class);
         assertThat(((Phase.Gone) end).reason()).contains("disappeared").contains(name);
@@ -368,7 +369,7 @@ class DockerLauncherTest {
         RunHandle h = launch("{\"command\": \"sleep 60\"}");
         BlockingQueue<Phase> phases = watch(launcher, h);
         awaitRunning(phases);
-        engine.client.killContainerCmd(h.state().get("container_id")).exec();
+        engine.client().killContainerCmd(h.state().get("container_id")).exec();
         ExitStatus status = ((Phase.Exited) awaitEnd(phases, Duration.ofSeconds(30))).status();
         assertThat(status.code()).isEqualTo(137);
         assertThat(status.reason()).contains("stopped or killed outside the worker (SIGKILL)");
@@ -443,7 +444,7 @@ class DockerLauncherTest {
 
     @Test
     void anEngineThatGoesAwayWhileWatchedEndsTheWatchAsGone() throws Exception {
-        try (SocketProxy proxy = SocketProxy.toUnixSocket(Path.of(engine.host.substring("unix://".length())))) {
+        try (SocketProxy proxy = SocketProxy.toUnixSocket(Path.of(engine.host().substring("unix://".length())))) {
             DockerLauncher viaTcp = DockerLauncher.connect(context(Map.of("DOCKER_HOST", "tcp://127.0.0.1:" + proxy.port())),
                     Duration.ofSeconds(3));
             others.add(viaTcp);
@@ -540,13 +541,13 @@ class DockerLauncherTest {
     @Test
     void ifPossibleFallsBackToTheLocalImageWhenThePullFails() throws Exception {
         String local = "127.0.0.1:1/pworker-test:local";
-        engine.client.tagImageCmd(DockerEngine.IMAGE, "127.0.0.1:1/pworker-test", "local").exec();
+        engine.client().tagImageCmd(DockerTestEngine.IMAGE, "127.0.0.1:1/pworker-test", "local").exec();
         try {
             RunHandle h = launch("{\"image\": \"" + local + "\", \"image_pull_policy\": \"IfPossible\", \"command\": \"true\"}");
             assertThat(awaitExit(launcher, h).code()).isZero();
             assertThat(log).anyMatch(l -> l.startsWith("WARN Could not pull image '" + local + "'"));
         } finally {
-            engine.client.removeImageCmd(local).exec();
+            engine.client().removeImageCmd(local).exec();
         }
     }
 
@@ -583,8 +584,8 @@ class DockerLauncherTest {
     void networksAreJoinedAndALocalApiUrlPointsAtTheHostGateway() throws Exception {
         String a = "pworker-test-a-" + runId.substring(0, 8);
         String b = "pworker-test-b-" + runId.substring(0, 8);
-        engine.client.createNetworkCmd().withName(a).exec();
-        engine.client.createNetworkCmd().withName(b).exec();
+        engine.client().createNetworkCmd().withName(a).exec();
+        engine.client().createNetworkCmd().withName(b).exec();
         try {
             RunHandle h = launch("{\"command\": \"true\", \"networks\": [\"" + a + "\", \"" + b + "\"],"
                     + " \"env\": {\"PREFECT_API_URL\": \"http://127.0.0.1:4200/api\"}}");
@@ -596,9 +597,9 @@ class DockerLauncherTest {
             assertThat(c.getHostConfig().getExtraHosts()).contains("host.docker.internal:host-gateway");
         } finally {
             // a network in use cannot be removed; the container goes first
-            handles.forEach(h -> engine.client.removeContainerCmd(h.state().get("container_id")).withForce(true).exec());
-            engine.client.removeNetworkCmd(a).exec();
-            engine.client.removeNetworkCmd(b).exec();
+            handles.forEach(h -> engine.client().removeContainerCmd(h.state().get("container_id")).withForce(true).exec());
+            engine.client().removeNetworkCmd(a).exec();
+            engine.client().removeNetworkCmd(b).exec();
         }
     }
 

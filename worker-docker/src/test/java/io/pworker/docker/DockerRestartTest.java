@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.dockerjava.api.model.Container;
+import io.pworker.testkit.DockerTestEngine;
 import io.pworker.testkit.FakePrefectServer;
 import io.pworker.testkit.WorkerProcess;
 import java.nio.file.Files;
@@ -34,7 +35,7 @@ class DockerRestartTest {
 
     @TempDir
     Path dir;
-    private DockerEngine engine;
+    private DockerTestEngine engine;
     private FakePrefectServer prefect;
     private final List<WorkerProcess> workers = new ArrayList<>();
     /** Unique per test, so this test's containers can be found (and removed) by their work-pool label. */
@@ -43,7 +44,7 @@ class DockerRestartTest {
 
     @BeforeEach
     void start() {
-        engine = DockerEngine.get();
+        engine = DockerTestEngine.get();
         prefect = FakePrefectServer.start();
         flowId = prefect.createFlow("etl");
     }
@@ -56,13 +57,13 @@ class DockerRestartTest {
         }
         if (engine != null) {
             for (Container c : containers(false)) {
-                engine.client.removeContainerCmd(c.getId()).withForce(true).exec();
+                engine.client().removeContainerCmd(c.getId()).withForce(true).exec();
             }
         }
     }
 
     private WorkerProcess worker(String name, Path stateDir) {
-        WorkerProcess w = WorkerProcess.start(WorkerProcess.environment(prefect, stateDir, "DOCKER_HOST", engine.host,
+        WorkerProcess w = WorkerProcess.start(WorkerProcess.environment(prefect, stateDir, "DOCKER_HOST", engine.host(),
                 "PWORKER_KILL_GRACE_SECONDS", "5"),
                 dir.resolve(name + ".log"), "--pool", pool, "--type", "docker", "--name", name);
         workers.add(w);
@@ -71,7 +72,7 @@ class DockerRestartTest {
 
     private String run(String command) throws Exception {
         String dep = prefect.createDeployment(flowId, "d-" + command.hashCode(), pool, JSON.readTree("{\"image\": \""
-                + DockerEngine.IMAGE + "\", \"image_pull_policy\": \"Never\", \"stream_output\": false, \"command\": "
+                + DockerTestEngine.IMAGE + "\", \"image_pull_policy\": \"Never\", \"stream_output\": false, \"command\": "
                 + JSON.writeValueAsString(command) + "}"));
         return prefect.createFlowRun(dep, "{}");
     }
@@ -83,11 +84,11 @@ class DockerRestartTest {
     }
 
     private boolean running(String containerId) {
-        return Boolean.TRUE.equals(engine.client.inspectContainerCmd(containerId).exec().getState().getRunning());
+        return Boolean.TRUE.equals(engine.client().inspectContainerCmd(containerId).exec().getState().getRunning());
     }
 
     private List<Container> containers(boolean runningOnly) {
-        return engine.client.listContainersCmd().withShowAll(!runningOnly)
+        return engine.client().listContainersCmd().withShowAll(!runningOnly)
                 .withLabelFilter(Map.of("io.prefect.work-pool-name", pool)).exec();
     }
 

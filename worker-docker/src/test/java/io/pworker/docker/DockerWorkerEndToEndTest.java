@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.dockerjava.api.model.Container;
 import io.pworker.settings.Settings;
+import io.pworker.testkit.DockerTestEngine;
 import io.pworker.testkit.FakePrefectServer;
 import io.pworker.worker.PluginRegistry;
 import io.pworker.worker.Worker;
@@ -34,7 +35,7 @@ class DockerWorkerEndToEndTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration WAIT = Duration.ofSeconds(45);
 
-    private DockerEngine engine;
+    private DockerTestEngine engine;
     private FakePrefectServer prefect;
     private Worker worker;
     private String flowId;
@@ -44,7 +45,7 @@ class DockerWorkerEndToEndTest {
 
     @BeforeEach
     void start() {
-        engine = DockerEngine.get();
+        engine = DockerTestEngine.get();
         prefect = FakePrefectServer.start();
         flowId = prefect.createFlow("etl");
     }
@@ -59,13 +60,13 @@ class DockerWorkerEndToEndTest {
         }
         if (engine != null) {
             for (Container c : containers(false)) {
-                engine.client.removeContainerCmd(c.getId()).withForce(true).exec();
+                engine.client().removeContainerCmd(c.getId()).withForce(true).exec();
             }
         }
     }
 
     private void startWorker(Integer limit) throws Exception {
-        startWorker(limit, engine.host);
+        startWorker(limit, engine.host());
     }
 
     private void startWorker(Integer limit, String dockerHost) throws Exception {
@@ -82,7 +83,7 @@ class DockerWorkerEndToEndTest {
 
     /** A deployment whose containers use the local test image (no registry is reachable). */
     private String deployment(String command) throws Exception {
-        return prefect.createDeployment(flowId, "nightly", pool, JSON.readTree("{\"image\": \"" + DockerEngine.IMAGE
+        return prefect.createDeployment(flowId, "nightly", pool, JSON.readTree("{\"image\": \"" + DockerTestEngine.IMAGE
                 + "\", \"image_pull_policy\": \"Never\", \"command\": " + JSON.writeValueAsString(command) + "}"));
     }
 
@@ -92,7 +93,7 @@ class DockerWorkerEndToEndTest {
     }
 
     private List<Container> containers(boolean runningOnly) {
-        return engine.client.listContainersCmd().withShowAll(!runningOnly)
+        return engine.client().listContainersCmd().withShowAll(!runningOnly)
                 .withLabelFilter(Map.of("io.prefect.work-pool-name", pool)).exec();
     }
 
@@ -108,7 +109,7 @@ class DockerWorkerEndToEndTest {
         JsonNode run = prefect.flowRun(id);
         assertThat(run.path("state_type").asText()).isEqualTo("PENDING");
         assertThat(run.path("infrastructure_pid").asText()).matches("http\\+docker://localhost:[0-9a-f]{64}");
-        var inspected = engine.client.inspectContainerCmd(containerId(id)).exec();
+        var inspected = engine.client().inspectContainerCmd(containerId(id)).exec();
         assertThat(inspected.getConfig().getLabels()).containsEntry("io.prefect.flow-run-id", id)
                 .containsEntry("io.prefect.work-pool-name", pool).containsEntry("io.prefect.worker-name", "dw");
         assertThat(inspected.getConfig().getEnv()).contains("PREFECT__FLOW_RUN_ID=" + id,
@@ -135,7 +136,7 @@ class DockerWorkerEndToEndTest {
         await(WAIT, () -> containerId(id) != null, "container started");
         // a stop that lands a few milliseconds after the start was seen to end the container with 2, not 137:
         // let the shell get as far as its trap first
-        await(WAIT, () -> engine.client.inspectContainerCmd(containerId(id)).exec().getState().getRunning(), "running");
+        await(WAIT, () -> engine.client().inspectContainerCmd(containerId(id)).exec().getState().getRunning(), "running");
         Thread.sleep(500);
         prefect.setFlowRunState(id, "RUNNING", "Running");
         long start = System.nanoTime();
@@ -143,7 +144,7 @@ class DockerWorkerEndToEndTest {
         await(WAIT, () -> prefect.stateType(id).equals("CANCELLED"), "run cancelled");
         long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
         assertThat(seconds).as("grace 2 s plus a few").isLessThan(12);
-        var state = engine.client.inspectContainerCmd(containerId(id)).exec().getState();
+        var state = engine.client().inspectContainerCmd(containerId(id)).exec().getState();
         assertThat(state.getRunning()).isFalse();
         assertThat(state.getExitCodeLong()).isEqualTo(137L);
         prefect.assertNoContractViolations();
@@ -166,7 +167,7 @@ class DockerWorkerEndToEndTest {
         String id = prefect.createFlowRun(deployment("sleep 60"), "{}");
         await(WAIT, () -> containerId(id) != null, "container started");
         prefect.setFlowRunState(id, "RUNNING", "Running");
-        engine.client.removeContainerCmd(containerId(id)).withForce(true).exec();
+        engine.client().removeContainerCmd(containerId(id)).withForce(true).exec();
         await(WAIT, () -> prefect.stateType(id).equals("CRASHED"), "run crashed");
         assertThat(prefect.stateMessage(id)).contains("disappeared");
         prefect.assertNoContractViolations();
@@ -213,7 +214,7 @@ class DockerWorkerEndToEndTest {
 
     @Test
     void runsWatchedThroughAnEngineThatGoesAwayCrashAndTheWorkerGoesOnPolling() throws Exception {
-        SocketProxy proxy = SocketProxy.toUnixSocket(java.nio.file.Path.of(engine.host.substring("unix://".length())));
+        SocketProxy proxy = SocketProxy.toUnixSocket(java.nio.file.Path.of(engine.host().substring("unix://".length())));
         try {
             startWorker(null, "tcp://127.0.0.1:" + proxy.port());
             String id = prefect.createFlowRun(deployment("sleep 60"), "{}");
@@ -239,7 +240,7 @@ class DockerWorkerEndToEndTest {
         await(WAIT, () -> containerId(id) != null, "container started");
         worker.stop();
         worker = null;
-        assertThat(engine.client.inspectContainerCmd(containerId(id)).exec().getState().getRunning()).isTrue();
+        assertThat(engine.client().inspectContainerCmd(containerId(id)).exec().getState().getRunning()).isTrue();
         assertThat(prefect.stateType(id)).isEqualTo("PENDING");
     }
 }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.FlowRunInfo;
 import io.pworker.spi.InfrastructureLauncher;
 import io.pworker.spi.RunHandle;
+import io.pworker.testkit.DockerTestEngine;
 import io.pworker.testkit.LauncherContract;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,7 +22,7 @@ class KubernetesLauncherContractTest extends LauncherContract {
 
     @BeforeAll
     static void startCluster() throws Exception {
-        cluster = new FakeKubernetes(new DockerKubelet(DockerEngine.get().client));
+        cluster = new FakeKubernetes(new DockerKubelet(DockerTestEngine.get().client()));
     }
 
     @AfterAll
@@ -48,7 +49,7 @@ class KubernetesLauncherContractTest extends LauncherContract {
 
     @Override
     protected ObjectNode configuration(FlowRunInfo run, String script) {
-        ObjectNode variables = JsonNodeFactory.instance.objectNode().put("image", DockerEngine.IMAGE)
+        ObjectNode variables = JsonNodeFactory.instance.objectNode().put("image", DockerTestEngine.IMAGE)
                 .put("image_pull_policy", "Never").put("command", Rendered.shell(script));
         variables.putObject("cluster_config").put("context_name", "fake").set("config", cluster.kubeconfig("fake"));
         return Rendered.configuration(run, variables);

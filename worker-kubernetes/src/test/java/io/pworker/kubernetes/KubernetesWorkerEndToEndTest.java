@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pworker.settings.Settings;
+import io.pworker.testkit.DockerTestEngine;
 import io.pworker.testkit.FakePrefectServer;
 import io.pworker.worker.PluginRegistry;
 import io.pworker.worker.Worker;
@@ -48,7 +49,7 @@ class KubernetesWorkerEndToEndTest {
 
     @BeforeEach
     void start() throws Exception {
-        cluster = new FakeKubernetes(new DockerKubelet(DockerEngine.get().client));
+        cluster = new FakeKubernetes(new DockerKubelet(DockerTestEngine.get().client()));
         prefect = FakePrefectServer.start();
         flowId = prefect.createFlow("etl");
         Path kubeconfig = dir.resolve("kubeconfig");
@@ -75,7 +76,7 @@ class KubernetesWorkerEndToEndTest {
     }
 
     private String deployment(String script) throws Exception {
-        return prefect.createDeployment(flowId, "nightly", pool, JSON.readTree("{\"image\": \"" + DockerEngine.IMAGE
+        return prefect.createDeployment(flowId, "nightly", pool, JSON.readTree("{\"image\": \"" + DockerTestEngine.IMAGE
                 + "\", \"image_pull_policy\": \"Never\", \"command\": " + JSON.writeValueAsString(Rendered.shell(script))
                 + "}"));
     }

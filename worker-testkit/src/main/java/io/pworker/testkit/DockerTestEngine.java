@@ -1,4 +1,4 @@
-package io.pworker.docker;
+package io.pworker.testkit;
 
 import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.exception.NotFoundException;
@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -17,58 +18,80 @@ import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
 
 /**
- * A real Docker engine for the tests: the one at DOCKER_HOST or the default socket when it answers, otherwise a
- * dockerd started here on a private socket (stopped when the test JVM exits). The test image is made with
- * {@code docker import} from a static busybox, since no registry is reachable. When no engine can be had, tests
- * fail under {@code CI=true} and are skipped with the reason elsewhere, never passed.
+ * A real Docker engine for the plugins' tests (docker, kubernetes' fake kubelet, the Cloud Run and ACI fakes): the
+ * one at DOCKER_HOST or the default socket when it answers, otherwise a dockerd started here on a private socket
+ * under {@link #DIR} (stopped when the test JVM exits). The test image {@link #IMAGE} is made with
+ * {@code docker import} from the host's static busybox, since no registry is reachable. When no engine can be had,
+ * tests fail under {@code CI=true} and are skipped with the reason elsewhere, never passed.
+ *
+ * <p>docker-java is an optional dependency of the testkit: a module using this class declares docker-java itself
+ * (every such module does, its tests talk to the engine), and the testkit's other users do not get it.
  */
-final class DockerEngine {
+public final class DockerTestEngine {
 
-    static final String IMAGE = "pworker-test/busybox:1";
-    private static final Path DIR = Path.of("/tmp/pworker-dockerd");
+    /**
+     * The test image: a static busybox with the applets every plugin's tests use, wget included (so that a
+     * container can report its flow run's state to the Prefect API fake), and a /tmp.
+     */
+    public static final String IMAGE = "pworker-test/busybox:2";
+    /** The applets linked into {@link #IMAGE}: the union of what the plugins' tests run. */
+    static final List<String> APPLETS = List.of("sh", "sleep", "echo", "cat", "env", "true", "false", "ls", "touch",
+            "mkdir", "rm", "id", "pwd", "grep", "wget");
+    /** The private dockerd's directory (socket, pid file, data, logs) and the image import's log; the one place. */
+    static final Path DIR = Path.of("/tmp/pworker-dockerd");
     /** Whether the reason for skipping was printed already: once per test JVM is enough. */
     private static final AtomicBoolean TOLD = new AtomicBoolean();
 
     /** Started once per test JVM; the holder is immutable after initialisation. */
     private static final class Holder {
-        static final DockerEngine INSTANCE = new DockerEngine();
+        static final DockerTestEngine INSTANCE = new DockerTestEngine();
     }
 
-    final String host;
-    final DockerClient client;
-    final String unavailable;
-    private Process daemon;
+    private final String host;
+    private final DockerClient client;
+    private final String unavailable;
 
     /**
      * The engine, or no test: under {@code CI=true} a missing engine fails the test (a green build must mean the
      * docker tests ran); elsewhere the test is skipped, and the reason is printed once on stderr because Surefire
      * shows skips only as a count.
      */
-    static DockerEngine get() {
-        DockerEngine engine = Holder.INSTANCE;
+    public static DockerTestEngine get() {
+        DockerTestEngine engine = Holder.INSTANCE;
         if (engine.unavailable != null) {
             String reason = "no Docker engine: " + engine.unavailable;
             if ("true".equalsIgnoreCase(System.getenv("CI"))) {
                 Assertions.fail("CI=true, so this fails instead of being skipped: " + reason);
             }
             if (TOLD.compareAndSet(false, true)) {
-                System.err.println("[worker-docker] SKIPPED (not in CI): " + reason);
+                System.err.println("[" + module() + "] SKIPPED (not in CI): " + reason);
             }
             Assumptions.abort(reason);
         }
         return engine;
     }
 
-    private DockerEngine() {
+    /** The engine's address as DOCKER_HOST takes it, e.g. {@code unix:///var/run/docker.sock}. */
+    public String host() {
+        return host;
+    }
+
+    /** A client of the engine, shared by the test JVM. */
+    public DockerClient client() {
+        return client;
+    }
+
+    private DockerTestEngine() {
         String found = System.getenv("DOCKER_HOST") != null ? System.getenv("DOCKER_HOST") : "unix:///var/run/docker.sock";
         DockerClient c = ping(found);
         String reason = null;
         if (c == null) {
+            String tried = found;
             found = "unix://" + DIR.resolve("docker.sock");
             try {
                 c = startDaemon(found);
             } catch (Exception e) {
-                reason = e.getMessage();
+                reason = "none at " + tried + " and none could be started: " + e.getMessage();
             }
         }
         this.host = found;
@@ -83,6 +106,12 @@ final class DockerEngine {
         this.unavailable = c == null && reason == null ? "no engine found" : reason;
     }
 
+    /** The module under test, as Surefire runs each module's tests in its directory. */
+    private static String module() {
+        Path dir = Path.of(System.getProperty("user.dir")).getFileName();
+        return dir == null ? "docker tests" : dir.toString();
+    }
+
     private static DockerClient ping(String host) {
         try {
             var config = DefaultDockerClientConfig.createDefaultConfigBuilder().withDockerHost(host).build();
@@ -95,7 +124,7 @@ final class DockerEngine {
         }
     }
 
-    private DockerClient startDaemon(String host) throws Exception {
+    private static DockerClient startDaemon(String host) throws Exception {
         Path dockerd = Stream.of("/usr/sbin/dockerd", "/usr/bin/dockerd").map(Path::of).filter(Files::isExecutable)
                 .findFirst().orElseThrow(() -> new IOException("dockerd is not installed (run .ci/docker-engine.sh)"));
         if (!"root".equals(System.getProperty("user.name"))) {
@@ -113,15 +142,14 @@ final class DockerEngine {
         }
         Files.deleteIfExists(DIR.resolve("docker.sock"));
         for (String driver : List.of("overlay2", "vfs")) {
-            daemon = new ProcessBuilder(dockerd.toString(), "--storage-driver=" + driver, "--iptables=false",
+            Process daemon = new ProcessBuilder(dockerd.toString(), "--storage-driver=" + driver, "--iptables=false",
                     "--ip6tables=false", "--bridge=none", "-H", host, "--data-root", DIR.resolve("data-" + driver).toString(),
                     "--exec-root", DIR.resolve("exec").toString(), "--pidfile", pidFile.toString())
                     .redirectErrorStream(true).redirectOutput(DIR.resolve("dockerd-" + driver + ".log").toFile()).start();
-            Process started = daemon;
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                started.destroy();
+                daemon.destroy();
                 try {
-                    started.waitFor(20, TimeUnit.SECONDS);
+                    daemon.waitFor(20, TimeUnit.SECONDS);
                 } catch (InterruptedException ignored) {
                     Thread.currentThread().interrupt();
                 }
@@ -150,30 +178,34 @@ final class DockerEngine {
         Path busybox = Stream.of("/bin/busybox", "/usr/bin/busybox").map(Path::of).filter(Files::isExecutable).findFirst()
                 .orElseThrow(() -> new IOException("busybox-static is not installed (run .ci/docker-engine.sh)"));
         Path root = Files.createTempDirectory("pworker-rootfs");
-        Path bin = Files.createDirectories(root.resolve("bin"));
-        Files.copy(busybox, bin.resolve("busybox"));
-        for (String applet : List.of("sh", "sleep", "echo", "cat", "env", "true", "false", "ls", "touch", "mkdir", "rm", "id",
-                "pwd", "grep")) {
-            Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
-        }
-        Files.createDirectories(root.resolve("tmp"));
         Path tar = Files.createTempFile("pworker-rootfs", ".tar");
-        Process p = new ProcessBuilder("tar", "-C", root.toString(), "-cf", tar.toString(), ".").inheritIO().start();
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException("tar failed");
-        }
-        // the docker CLI's import is what the engine's import endpoint is tested with; docker-java's streamed body
-        // arrives truncated ("unexpected EOF")
-        Path log = DIR.resolve("import.log");
-        Process imp = new ProcessBuilder("docker", "-H", host, "import", tar.toString(), IMAGE)
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        if (!imp.waitFor(120, TimeUnit.SECONDS) || imp.exitValue() != 0) {
-            imp.destroyForcibly();
-            throw new IOException("docker import failed: " + Files.readString(log).strip());
-        }
-        Files.delete(tar);
-        try (Stream<Path> files = Files.walk(root)) {
-            files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        try {
+            Path bin = Files.createDirectories(root.resolve("bin"));
+            Files.copy(busybox, bin.resolve("busybox"));
+            for (String applet : APPLETS) {
+                Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
+            }
+            Files.createDirectories(root.resolve("tmp"));
+            Process p = new ProcessBuilder("tar", "-C", root.toString(), "-cf", tar.toString(), ".").inheritIO().start();
+            if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                p.destroyForcibly();
+                throw new IOException("tar failed");
+            }
+            // the docker CLI's import is what the engine's import endpoint is tested with; docker-java's streamed body
+            // arrives truncated ("unexpected EOF"). The engine may be one this JVM did not start: DIR may not exist yet.
+            Files.createDirectories(DIR);
+            Path log = DIR.resolve("import.log");
+            Process imp = new ProcessBuilder("docker", "-H", host, "import", tar.toString(), IMAGE)
+                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            if (!imp.waitFor(120, TimeUnit.SECONDS) || imp.exitValue() != 0) {
+                imp.destroyForcibly();
+                throw new IOException("docker import failed: " + Files.readString(log).strip());
+            }
+        } finally {
+            Files.deleteIfExists(tar);
+            try (Stream<Path> files = Files.walk(root)) {
+                files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
         }
     }
 }
