@@ -145,8 +145,18 @@ class ProcessLauncherTest {
      */
     private static void awaitCommand(RunHandle h) throws InterruptedException {
         long pid = Long.parseLong(h.infrastructurePid());
+        // the wrapper forks, then the fork execs the command; a signal between the two is the shell's, so wait
+        // until the child no longer runs the wrapper's script
         waitFor("the command runs under the wrapper", () -> ProcessHandle.of(pid)
-                .map(p -> p.children().findAny().isPresent()).orElse(false));
+                .map(p -> p.children().anyMatch(c -> !cmdline(c.pid()).contains(ExitWrapper.NAME))).orElse(false));
+    }
+
+    private static String cmdline(long pid) {
+        try {
+            return Files.readString(Path.of("/proc/" + pid + "/cmdline"));
+        } catch (java.io.IOException e) {
+            return ExitWrapper.NAME; // gone or unreadable: not the command yet
+        }
     }
 
     private static int code(Phase p) {
