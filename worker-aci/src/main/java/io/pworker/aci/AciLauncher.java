@@ -1,5 +1,6 @@
 package io.pworker.aci;
 
+import com.azure.core.management.exception.ManagementError;
 import com.azure.core.management.polling.PollResult;
 import com.azure.core.util.polling.LongRunningOperationStatus;
 import com.azure.core.util.polling.PollResponse;
@@ -10,6 +11,7 @@ import com.azure.resourcemanager.resources.fluent.models.DeploymentInner;
 import com.azure.resourcemanager.resources.models.DeploymentMode;
 import com.azure.resourcemanager.resources.models.DeploymentParameter;
 import com.azure.resourcemanager.resources.models.DeploymentProperties;
+import com.azure.resourcemanager.resources.models.ProvisioningState;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -24,6 +26,7 @@ import io.pworker.spi.Phase;
 import io.pworker.spi.PhaseSink;
 import io.pworker.spi.PluginContext;
 import io.pworker.spi.RunHandle;
+import io.pworker.spi.RunLog;
 import io.pworker.spi.Watch;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -33,6 +36,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,6 +52,8 @@ final class AciLauncher implements InfrastructureLauncher {
     static final Duration DELETE_TIMEOUT = Duration.ofSeconds(30);
     private static final Logger log = LoggerFactory.getLogger(AciLauncher.class);
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** ARM's refusal of a deployment while one of the same name is still running. */
+    static final String DEPLOYMENT_ACTIVE = "DeploymentActive";
 
     private final PluginContext context;
     private final AzureCloud cloud;
@@ -86,7 +92,7 @@ final class AciLauncher implements InfrastructureLauncher {
         ObjectNode template = ArmTemplate.prepare(c, AciTags.of(request.run()));
         request.log().info("Creating container group '" + name + "' in resource group '" + c.resourceGroup()
                 + "' with image '" + c.image() + "'");
-        deploy(api, c, name, template);
+        deploy(api, c, name, template, request.log());
         ContainerGroupInner group;
         try {
             group = api.groups().getByResourceGroup(c.resourceGroup(), name);
@@ -98,8 +104,12 @@ final class AciLauncher implements InfrastructureLauncher {
         return checked(api, c, name, group, handle);
     }
 
-    /** Runs the ARM deployment and waits for it with the SDK's poller, at most {@code task_start_timeout_seconds}. */
-    private void deploy(AciClients api, AciJobConfiguration c, String name, ObjectNode template)
+    /**
+     * Runs the ARM deployment and waits for it with the SDK's poller, at most {@code task_start_timeout_seconds}.
+     * When an earlier launch of the same run is still deploying (ARM refuses with {@code DeploymentActive}), that
+     * deployment is waited for instead, and its group adopted.
+     */
+    private void deploy(AciClients api, AciJobConfiguration c, String name, ObjectNode template, RunLog log)
             throws LaunchException, InterruptedException {
         DeploymentInner deployment = new DeploymentInner().withProperties(new DeploymentProperties()
                 .withMode(DeploymentMode.INCREMENTAL)
@@ -110,6 +120,12 @@ final class AciLauncher implements InfrastructureLauncher {
         try {
             poller = api.deployments().beginCreateOrUpdate(c.resourceGroup(), deploymentName, deployment);
         } catch (RuntimeException e) {
+            if (DEPLOYMENT_ACTIVE.equals(AzureErrors.code(e)) && !Thread.currentThread().isInterrupted()) {
+                log.info("Deployment '" + deploymentName + "' of container group '" + name + "' from an earlier launch "
+                        + "of this flow run is still running; waiting for it instead of deploying again");
+                awaitActive(api, c, name, deploymentName);
+                return;
+            }
             throw interruptedOr(e, new LaunchException("Azure refused the deployment of container group '" + name
                     + "': " + AzureErrors.describe(e), e), api, c, name);
         }
@@ -131,6 +147,54 @@ final class AciLauncher implements InfrastructureLauncher {
             deleteQuietly(api, c.resourceGroup(), name);
             throw new LaunchException("Container creation failed for group '" + name + "': "
                     + (error != null ? AzureErrors.describe(error) : "deployment '" + deploymentName + "' ended " + last.getStatus()));
+        }
+    }
+
+    /**
+     * Re-reads a deployment started by an earlier launch until ARM says it ended, at the run's poll interval and
+     * within {@code task_start_timeout_seconds}, as the SDK's poller would have done for that launch. A failure,
+     * a timeout or an interrupt leaves nothing behind, as for a deployment of this launch's own.
+     */
+    private void awaitActive(AciClients api, AciJobConfiguration c, String name, String deploymentName)
+            throws LaunchException, InterruptedException {
+        long deadline = System.nanoTime() + c.startTimeout().toNanos();
+        while (true) {
+            DeploymentExtendedInner current;
+            try {
+                current = api.deployments().getByResourceGroup(c.resourceGroup(), deploymentName);
+            } catch (RuntimeException e) {
+                if (AzureErrors.notFound(e)) {
+                    throw new LaunchException("Container creation failed for group '" + name + "': deployment '"
+                            + deploymentName + "' of an earlier launch disappeared before it finished", e);
+                }
+                throw interruptedOr(e, new LaunchException("cannot read deployment '" + deploymentName
+                        + "' of container group '" + name + "': " + AzureErrors.describe(e), e), api, c, name);
+            }
+            ProvisioningState state = current.properties() == null ? null : current.properties().provisioningState();
+            if (ProvisioningState.SUCCEEDED.equals(state)) {
+                return;
+            }
+            if (ProvisioningState.FAILED.equals(state) || ProvisioningState.CANCELED.equals(state)) {
+                ManagementError error = current.properties().error();
+                deleteQuietly(api, c.resourceGroup(), name);
+                throw new LaunchException("Container creation failed for group '" + name + "': "
+                        + (error != null && error.getMessage() != null ? AzureErrors.describe(error)
+                                : "deployment '" + deploymentName + "' of an earlier launch ended " + state));
+            }
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                cancelQuietly(api, c.resourceGroup(), deploymentName);
+                deleteQuietly(api, c.resourceGroup(), name);
+                throw new LaunchException("Timed out after " + c.startTimeout().toSeconds() + " s waiting for container "
+                        + "group '" + name + "' to start (task_start_timeout_seconds); the group was deleted");
+            }
+            try {
+                Thread.sleep(Math.min(TimeUnit.NANOSECONDS.toMillis(left) + 1, Math.max(1, c.pollInterval().toMillis())));
+            } catch (InterruptedException e) {
+                cancelQuietly(api, c.resourceGroup(), deploymentName);
+                deleteQuietly(api, c.resourceGroup(), name);
+                throw new InterruptedException("launch of container group '" + name + "' interrupted; the group was deleted");
+            }
         }
     }
 

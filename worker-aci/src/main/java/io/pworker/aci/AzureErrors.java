@@ -18,6 +18,16 @@ final class AzureErrors {
         return e instanceof HttpResponseException h && h.getResponse() != null && h.getResponse().getStatusCode() == 404;
     }
 
+    /** ARM's error code ({@code "DeploymentActive"}), or null when the failure carries none. */
+    static String code(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof ManagementException m && m.getValue() != null && m.getValue().getCode() != null) {
+                return m.getValue().getCode();
+            }
+        }
+        return null;
+    }
+
     /** {@code "<code>: <message>"} from ARM's error body, else the innermost message. */
     static String describe(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
@@ -64,7 +74,7 @@ final class AzureErrors {
         return error.getMessage() == null ? "status " + error.getResponseStatusCode() : error.getMessage().strip();
     }
 
-    private static String describe(ManagementError error) {
+    static String describe(ManagementError error) {
         StringBuilder out = new StringBuilder();
         if (error.getCode() != null) {
             out.append(error.getCode()).append(": ");

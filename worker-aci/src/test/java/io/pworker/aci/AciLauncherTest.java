@@ -173,6 +173,108 @@ class AciLauncherTest {
         assertThat(fake.get().requests).anyMatch(q -> q.startsWith("POST ") && q.contains("/deployments/prefect-" + r.group() + "/cancel"));
     }
 
+    /** Launches on another thread; the future holds the handle or what was thrown. */
+    private CompletableFuture<Object> launchAsync(InfrastructureLauncher l, Run r) {
+        CompletableFuture<Object> outcome = new CompletableFuture<>();
+        Thread.ofVirtual().start(() -> {
+            try {
+                outcome.complete(launch(l, r));
+            } catch (Throwable e) {
+                outcome.complete(e);
+            }
+        });
+        return outcome;
+    }
+
+    private long deploymentPuts(Run r) {
+        return fake.get().requests.stream()
+                .filter(q -> q.startsWith("PUT ") && q.contains("/deployments/prefect-" + r.group() + "?")).count();
+    }
+
+    private static void awaitTrue(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting for " + what);
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    @Test
+    void aRelaunchDuringTheFirstDeploymentWaitsForItAndAdoptsItsGroup() throws Exception {
+        fake.get().holdDeployments = true;
+        Run r = run("sleep 1", "{}");
+        CompletableFuture<Object> first = launchAsync(launcher, r);
+        awaitTrue(() -> deploymentPuts(r) == 1, "the first deployment");
+        // the same run launched again, as by a worker restarted while the first deployment runs
+        InfrastructureLauncher again = launcher(Map.of());
+        try {
+            CompletableFuture<Object> second = launchAsync(again, r);
+            awaitTrue(() -> deploymentPuts(r) == 2, "the second deployment, refused as DeploymentActive");
+            Thread.sleep(500);
+            assertThat(second).as("the relaunch waits for the running deployment").isNotDone();
+            assertThat(first).isNotDone();
+            fake.get().holdDeployments = false;
+            Object handle = second.get(30, TimeUnit.SECONDS);
+            assertThat(handle).isInstanceOf(RunHandle.class).isEqualTo(first.get(30, TimeUnit.SECONDS));
+            assertThat(((RunHandle) handle).state()).containsEntry("container_group", r.group());
+            assertThat(fake.get().exists(r.group())).isTrue();
+            assertThat(fake.get().groupCount()).as("no second group").isEqualTo(1);
+            assertThat(fake.get().deploymentBodies).as("one deployment accepted").hasSize(1);
+            assertThat(runLog).anyMatch(l -> l.contains("is still running; waiting for it instead of deploying again"));
+            assertThat(terminal((RunHandle) handle, r)).as("the adopted group runs the flow once, to its end")
+                    .isEqualTo(Phase.Exited.of(0));
+        } finally {
+            again.close();
+        }
+    }
+
+    @Test
+    void aRelaunchDuringADeploymentThatFailsFailsWithArmsMessageAndLeavesNothing() throws Exception {
+        fake.get().holdDeployments = true;
+        fake.get().failNextDeployment = new String[] {"InaccessibleImage", "The image 'x' is not accessible."};
+        Run r = run("true", "{}");
+        CompletableFuture<Object> first = launchAsync(launcher, r);
+        awaitTrue(() -> deploymentPuts(r) == 1, "the first deployment");
+        InfrastructureLauncher again = launcher(Map.of());
+        try {
+            CompletableFuture<Object> second = launchAsync(again, r);
+            awaitTrue(() -> deploymentPuts(r) == 2, "the second deployment, refused as DeploymentActive");
+            fake.get().holdDeployments = false;
+            assertThat(second.get(30, TimeUnit.SECONDS)).isInstanceOf(LaunchException.class)
+                    .asString().contains("Container creation failed for group '" + r.group() + "'")
+                    .contains("InaccessibleImage: The image 'x' is not accessible.");
+            assertThat(first.get(30, TimeUnit.SECONDS)).isInstanceOf(LaunchException.class);
+            assertThat(fake.get().groupCount()).isZero();
+        } finally {
+            again.close();
+        }
+    }
+
+    @Test
+    void aRelaunchWaitsForTheRunningDeploymentAtMostTheStartTimeout() throws Exception {
+        fake.get().holdDeployments = true;
+        Run r = run("true", "{\"task_start_timeout_seconds\": 60}");
+        CompletableFuture<Object> first = launchAsync(launcher, r);
+        awaitTrue(() -> deploymentPuts(r) == 1, "the first deployment");
+        ((ObjectNode) r.configuration()).put("task_start_timeout_seconds", 1);
+        InfrastructureLauncher again = launcher(Map.of());
+        try {
+            long start = System.nanoTime();
+            assertThatThrownBy(() -> launch(again, r)).isInstanceOf(LaunchException.class)
+                    .hasMessageStartingWith("Timed out after 1 s waiting for container group '" + r.group() + "' to start");
+            assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start)).isLessThan(15);
+            assertThat(fake.get().requests).anyMatch(q -> q.startsWith("POST ")
+                    && q.contains("/deployments/prefect-" + r.group() + "/cancel"));
+            assertThat(first.get(30, TimeUnit.SECONDS)).as("the first launch sees its deployment cancelled")
+                    .isInstanceOf(LaunchException.class);
+            assertThat(fake.get().groupCount()).isZero();
+        } finally {
+            again.close();
+        }
+    }
+
     @Test
     void anInterruptedLaunchStopsWaitingPromptly() throws Exception {
         fake.get().holdDeployments = true;

@@ -80,7 +80,10 @@ final class FakeAzure implements AutoCloseable {
     // ---- behaviour the tests switch on ----
     /** Polls of a deployment's operation answered "Running" before it ends. */
     volatile int pollsBeforeDone = 1;
-    /** A deployment never finishes (start timeout). */
+    /**
+     * Deployments stay Running and create nothing while this holds; once it is cleared, a held deployment
+     * creates its group and ends on its next read (operation poll or GET), as one that was merely slow.
+     */
     volatile boolean holdDeployments;
     /** The next deployment ends Failed with this error (code, message). */
     volatile String[] failNextDeployment;
@@ -112,6 +115,8 @@ final class FakeAzure implements AutoCloseable {
         final AtomicInteger polls = new AtomicInteger();
         volatile String status = "Running";
         volatile ObjectNode error;
+        /** The group creation a held deployment still has to do, or null. */
+        volatile Runnable pending;
         final String id;
 
         Deployment(String name, String id) {
@@ -288,6 +293,7 @@ final class FakeAzure implements AutoCloseable {
                 if (d == null) {
                     error(ex, 404, "DeploymentNotFound", "Deployment '" + name + "' could not be found.");
                 } else {
+                    progress(d);
                     respond(ex, 200, deploymentJson(d, d.status), Map.of());
                 }
             }
@@ -324,9 +330,27 @@ final class FakeAzure implements AutoCloseable {
             d.error = deploymentError(fail[0], fail[1]);
             return null;
         }
-        if (holdDeployments) {
-            return null;
+        d.pending = () -> createGroup(d, rg, resource);
+        if (!holdDeployments) {
+            d.pending.run();
+            d.pending = null;
         }
+        return null;
+    }
+
+    /** A deployment's read: one poll more, after which it may end (creating its group first if it was held). */
+    private synchronized void progress(Deployment d) {
+        if (d.status.equals("Running") && !holdDeployments && d.polls.incrementAndGet() > pollsBeforeDone) {
+            Runnable pending = d.pending;
+            d.pending = null;
+            if (pending != null) {
+                pending.run();
+            }
+            d.status = d.error == null ? "Succeeded" : "Failed";
+        }
+    }
+
+    private void createGroup(Deployment d, String rg, ObjectNode resource) {
         String name = resource.path("name").asText();
         Group group = groups.computeIfAbsent(name, n -> new Group(n, rg, resource));
         if (group.containerId == null) {
@@ -339,7 +363,11 @@ final class FakeAzure implements AutoCloseable {
                         + name + "' is not accessible. Please check the image and registry credential.");
             }
         }
-        return null;
+    }
+
+    /** Container groups that exist now. */
+    int groupCount() {
+        return groups.size();
     }
 
     private static ObjectNode deploymentError(String code, String message) {
@@ -415,9 +443,7 @@ final class FakeAzure implements AutoCloseable {
             error(ex, 404, "NotFound", "no operation " + id);
             return;
         }
-        if (d.status.equals("Running") && !holdDeployments && d.polls.incrementAndGet() > pollsBeforeDone) {
-            d.status = d.error == null ? "Succeeded" : "Failed";
-        }
+        progress(d);
         ObjectNode out = JSON.createObjectNode().put("status", d.status);
         if (d.status.equals("Failed")) {
             out.set("error", d.error);
