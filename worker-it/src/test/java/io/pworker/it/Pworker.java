@@ -23,12 +23,18 @@ final class Pworker implements AutoCloseable {
     private final Path log;
     private final Started.Handle handle;
     private Integer exitCode;
+    /** Killed with SIGKILL by {@link #sigkill()}: what it launched is left running, as a real crash leaves it. */
+    private volatile boolean killed;
 
     private Pworker(String name, Process process, Path log) {
         this.name = name;
         this.process = process;
         this.log = log;
-        this.handle = Started.register("pid-" + process.pid(), "io.pworker.cli.Main", () -> kill(STOP_GRACE_SECONDS));
+        this.handle = Started.register("pid-" + process.pid(), "io.pworker.cli.Main", () -> {
+            if (!killed) {
+                kill(STOP_GRACE_SECONDS);
+            }
+        });
     }
 
     static Path distribution() {
@@ -48,6 +54,10 @@ final class Pworker implements AutoCloseable {
         }
         Path logs = Files.createDirectories(Started.dir().resolve("logs"));
         Path log = logs.resolve(name + ".log");
+        // a worker started again under the same name (a restart) writes beside its predecessor's log
+        for (int i = 2; Files.exists(log); i++) {
+            log = logs.resolve(name + "-" + i + ".log");
+        }
         Path home = Files.createDirectories(Started.dir().resolve("prefect-home").resolve(name));
         List<String> cmd = new ArrayList<>(List.of(launcher.toString(), "start", "--pool", pool, "--type", type, "--name", name));
         cmd.addAll(List.of(args));
@@ -78,6 +88,20 @@ final class Pworker implements AutoCloseable {
     Integer stop() {
         handle.close();
         return exitCode;
+    }
+
+    /**
+     * SIGKILL to the worker's pid, as the OOM killer or a crashed host would end it: no shutdown, nothing it
+     * launched is stopped (nor is it stopped later by {@link #close()}: that is the caller's to clean up).
+     * Returns once the process is gone.
+     */
+    void sigkill() throws InterruptedException {
+        killed = true;
+        process.destroyForcibly();
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            throw new AssertionError("pworker " + name + " (pid " + pid() + ") still alive 30 s after SIGKILL");
+        }
+        handle.close();
     }
 
     private void kill(int graceSeconds) {

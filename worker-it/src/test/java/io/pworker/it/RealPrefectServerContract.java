@@ -271,6 +271,199 @@ abstract class RealPrefectServerContract {
         }
     }
 
+    // ---- restart safety: the worker SIGKILLed, its runs taken over by the next one -------------------------
+
+    @Test
+    void aProcessThatExitsFourWhileTheWorkerIsDownIsCrashedByTheNextWorker() throws Exception {
+        try (Restart r = new Restart("crash", "process", settings())) {
+            String run = r.launchAndKill(jobVariables("command", r.waitThenExit(4)));
+            long leader = r.leader();
+            assertThat(Processes.alive(leader)).as("the run's process outlives its SIGKILLed worker").isTrue();
+            r.release();
+            Await.until(Duration.ofSeconds(30), () -> !Processes.alive(leader), "the run's process " + leader + " exited");
+            try (Pworker w = r.restart()) {
+                awaitFinal(run, "CRASHED", w);
+                r.awaitRecordGone(run, w);
+            }
+            assertThat(api.flowRun(run).path("state").path("message").asText())
+                    .contains("non-zero status code 4").contains("while the worker was down");
+        }
+    }
+
+    @Test
+    void aRunCancelledWhileTheWorkerIsDownIsStoppedByTheNextWorker() throws Exception {
+        try (Restart r = new Restart("cancel", "process", settings())) {
+            String run = r.launchAndKill(jobVariables("command", r.waitThenExit(4)));
+            long leader = r.leader();
+            assertThat(api.setState(run, "CANCELLING", "Cancelling", true).path("status").asText()).isEqualTo("ACCEPT");
+            assertThat(Processes.inGroup(leader)).as("the run's process group, with no worker").contains(leader);
+            try (Pworker w = r.restart()) {
+                awaitFinal(run, "CANCELLED", w);
+                Await.until(Duration.ofSeconds(30), () -> Processes.inGroup(leader).isEmpty(),
+                        () -> "process group " + leader + " gone (left: " + Processes.inGroup(leader) + ")");
+                r.awaitRecordGone(run, w);
+            }
+        }
+    }
+
+    @Test
+    void aRunThatCompletedWhileTheWorkerWasDownIsOnlyForgottenByTheNextWorker() throws Exception {
+        try (Restart r = new Restart("done", "process", settings())) {
+            String run = r.launchAndKill(jobVariables("command", r.waitThenExit(0)));
+            long leader = r.leader();
+            r.release();
+            Await.until(Duration.ofSeconds(30), () -> !Processes.alive(leader), "the run's process " + leader + " exited");
+            // what the engine inside would have done
+            assertThat(api.setState(run, "COMPLETED", "Completed", true).path("status").asText()).isEqualTo("ACCEPT");
+            List<String> before = api.states(run).stream().map(s -> s.path("id").asText()).toList();
+            try (Pworker w = r.restart()) {
+                r.awaitRecordGone(run, w);
+                // the release comes after anything the worker would write; a moment more for a stray late write
+                Thread.sleep(2000);
+            }
+            assertThat(api.states(run).stream().map(s -> s.path("id").asText()).toList())
+                    .as("the run's state history, untouched by the new worker").isEqualTo(before);
+            assertThat(stateType(run)).isEqualTo("COMPLETED");
+        }
+    }
+
+    @Test
+    @Timeout(value = 240, unit = TimeUnit.SECONDS)
+    void aContainerThatExitsFourWhileTheWorkerIsDownIsCrashedByTheNextWorker() throws Exception {
+        Preconditions.require(DockerHost.unavailable());
+        try (Restart r = new Restart("docker", "docker", settings("DOCKER_HOST", DockerHost.host()))) {
+            ObjectNode vars = jobVariables("image", DockerHost.IMAGE).put("image_pull_policy", "Never")
+                    .put("network_mode", "host").put("command", r.waitThenExit(4));
+            vars.putArray("volumes").add(flowDir + ":" + flowDir);
+            String run = r.launchAndKill(vars);
+            String container = api.flowRun(run).path("infrastructure_pid").asText().replaceFirst(".*:", "");
+            assertThat(DockerHost.docker("inspect", "-f", "{{.State.Status}}", container).strip())
+                    .as("the run's container outlives its SIGKILLed worker").isEqualTo("running");
+            r.release();
+            Await.until(Duration.ofSeconds(30), () -> DockerHost.docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", container)
+                    .strip().equals("exited 4"), "container " + container + " exited 4");
+            try (Pworker w = r.restart()) {
+                awaitFinal(run, "CRASHED", w);
+                r.awaitRecordGone(run, w);
+            }
+            assertThat(api.flowRun(run).path("state").path("message").asText())
+                    .contains("non-zero status code 4").contains("while the worker was down");
+        }
+    }
+
+    /**
+     * One restart: a pool and a state directory of its own, a worker that launches a run waiting for a marker
+     * file and is then SIGKILLed, and the worker started again (same pool, name and state directory). Closing
+     * stops the workers and removes what the run left: its process group (by pid), its containers (by pool).
+     */
+    final class Restart implements AutoCloseable {
+        final String pool;
+        final String type;
+        final Map<String, String> settings;
+        final Path stateDir;
+        final Path started;
+        final Path marker;
+        Pworker first;
+        Pworker second;
+        Long leader;
+
+        Restart(String what, String type, Map<String, String> base) throws IOException {
+            this.pool = "it-restart-" + what + "-" + suffix;
+            this.type = type;
+            this.stateDir = Files.createTempDirectory("pworker-it-state-");
+            this.settings = new HashMap<>(base);
+            settings.put("PWORKER_STATE_DIR", stateDir.toString());
+            String id = UUID.randomUUID().toString();
+            // under flowDir: the same path on the host, inside prefect-ref and in a container that mounts it
+            this.started = flowDir.resolve("started-" + id);
+            this.marker = flowDir.resolve("marker-" + id);
+        }
+
+        /** A command that says it started, waits for the marker, then exits {@code code}. */
+        String waitThenExit(int code) {
+            return "sh -c 'touch " + started + "; while [ ! -e " + marker + " ]; do sleep 0.2; done; exit " + code + "'";
+        }
+
+        /** Starts the first worker, runs a deployment with {@code vars}, SIGKILLs the worker once it runs. */
+        String launchAndKill(ObjectNode vars) throws Exception {
+            first = Pworker.start(pool, type, pool, settings);
+            awaitPool(pool, first);
+            String dep = api.createDeployment(flowId, pool, pool, null, null, vars);
+            String run = api.createFlowRun(dep);
+            Await.until(Duration.ofSeconds(60), () -> Files.exists(started) && !api.flowRun(run).path("infrastructure_pid").asText("").isEmpty(),
+                    () -> "run " + run + " launched and its command started (state " + stateTypeOrError(run) + ")" + diagnostics(first));
+            if (type.equals("process")) {
+                leader = Long.parseLong(api.flowRun(run).path("infrastructure_pid").asText());
+            }
+            assertThat(record(run)).as("the run's record in " + stateDir).exists();
+            if (type.equals("process")) {
+                assertThat(filesOf(run)).as("the process plugin's files of the run").hasSizeGreaterThan(2);
+            }
+            first.sigkill();
+            return run;
+        }
+
+        long leader() {
+            return leader;
+        }
+
+        /** Lets the run's command exit. */
+        void release() throws IOException {
+            Files.createFile(marker);
+        }
+
+        Pworker restart() throws IOException {
+            second = Pworker.start(pool, type, pool, settings);
+            return second;
+        }
+
+        Path record(String run) {
+            return stateDir.resolve("runs").resolve(run + ".json");
+        }
+
+        /** The core's record and lock, and the plugin's files of the run (launch record, exit code, output). */
+        List<Path> filesOf(String run) throws IOException {
+            try (Stream<Path> files = Files.walk(stateDir)) {
+                return files.filter(p -> p.getFileName().toString().contains(run)).toList();
+            }
+        }
+
+        void awaitRecordGone(String run, Pworker w) {
+            Await.until(Duration.ofSeconds(30), () -> filesOf(run).isEmpty(),
+                    () -> "the run's record and files removed from " + stateDir + " (left: " + filesOrError(run) + ")" + diagnostics(w));
+        }
+
+        String filesOrError(String run) {
+            try {
+                return filesOf(run).toString();
+            } catch (IOException e) {
+                return e.toString();
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            for (Pworker w : new Pworker[] {second, first}) {
+                if (w != null) {
+                    w.close();
+                }
+            }
+            if (leader != null) {
+                for (long pid : Processes.inGroup(leader)) {
+                    ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+                }
+            }
+            if (type.equals("docker")) {
+                DockerHost.removeContainersOf(pool);
+            }
+            Files.deleteIfExists(started);
+            Files.deleteIfExists(marker);
+            try (Stream<Path> files = Files.walk(stateDir)) {
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
     // ---- helpers ------------------------------------------------------------------------------------------
 
     static ObjectNode jobVariables(String key, String value) {
