@@ -46,11 +46,24 @@ public final class EventEmitter implements AutoCloseable {
      * @param follows  id of the event this one follows, or null
      */
     public String emit(String event, Map<String, String> resource, List<Map<String, String>> related, String follows) {
+        return emit(event, null, null, resource, related, follows);
+    }
+
+    /**
+     * Queues one event that happened elsewhere, as a plugin observed it, and returns its id.
+     *
+     * @param occurred when it happened, or null for now
+     * @param id       the event's id when the caller derives one (Prefect's deterministic ids), or null for a new one
+     */
+    public String emit(String event, java.time.Instant occurred, String id, Map<String, String> resource,
+            List<Map<String, String>> related, String follows) {
         long now = clock.millis();
-        String id = Uuid7.next(now).toString();
+        if (id == null) {
+            id = Uuid7.next(now).toString();
+        }
         JsonNodeFactory f = JsonNodeFactory.instance;
         ObjectNode e = f.objectNode();
-        e.put("occurred", PrefectClient.TIMESTAMP.format(java.time.Instant.ofEpochMilli(now)));
+        e.put("occurred", PrefectClient.TIMESTAMP.format(occurred != null ? occurred : java.time.Instant.ofEpochMilli(now)));
         e.put("event", event);
         ObjectNode res = e.putObject("resource");
         resource.forEach(res::put);

@@ -1,6 +1,8 @@
 package io.pworker.worker;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pworker.spi.FlowRunInfo;
+import io.pworker.spi.InfrastructureEvent;
 import io.pworker.spi.InfrastructureException;
 import io.pworker.spi.KillOutcome;
 import io.pworker.spi.Phase;
@@ -9,6 +11,9 @@ import io.pworker.worker.RunSignal.Control;
 import io.pworker.worker.Verdict.StoppedBy;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -25,6 +30,8 @@ final class InfrastructureWatch {
     private static final Logger log = LoggerFactory.getLogger(InfrastructureWatch.class);
     /** After a kill, how long the watch has to report the end before the plugin is asked directly. */
     private static final Duration AFTER_KILL = Duration.ofSeconds(30);
+    /** Prefect links an event to the one before it only when they are this close (worker-spec §5.1). */
+    private static final Duration FOLLOWS_WINDOW = Duration.ofMinutes(5);
 
     /**
      * How the infrastructure ended and whether the worker stopped it; {@code end} is null when the worker stops and
@@ -34,6 +41,7 @@ final class InfrastructureWatch {
     }
 
     private final String flowRunId;
+    private final FlowRunInfo info;
     private final RunServices services;
     private final RunLogger rlog;
     private final RunHandle handle;
@@ -44,10 +52,14 @@ final class InfrastructureWatch {
     private boolean pendingSeen;
     private String pendingDetail;
     private boolean warnedNotKillable;
+    private final Events events = new Events();
 
-    InfrastructureWatch(String flowRunId, RunServices services, RunLogger rlog, RunHandle handle,
+    /** @param info the run's identity for the related resources of events, or null when it could not be read */
+    InfrastructureWatch(String flowRunId, FlowRunInfo info, RunServices services, RunLogger rlog, RunHandle handle,
             ObjectNode configuration, BlockingQueue<RunSignal> inbox) {
         this.flowRunId = flowRunId;
+        this.info = info != null ? info
+                : new FlowRunInfo(flowRunId, null, null, null, null, null, null, null, services.workerName(), List.of());
         this.services = services;
         this.rlog = rlog;
         this.handle = handle;
@@ -69,6 +81,11 @@ final class InfrastructureWatch {
                 public void log(String message) {
                     rlog.info(message);
                 }
+
+                @Override
+                public void event(InfrastructureEvent event) {
+                    events.send(event);
+                }
             });
         } catch (InfrastructureException e) {
             return new Ending(new Phase.Gone("The worker lost track of the flow run's infrastructure: "
@@ -78,6 +95,38 @@ final class InfrastructureWatch {
             return new Ending(awaitEnd(), stoppedBy);
         } finally {
             watch.close();
+            events.close();
+        }
+    }
+
+    /**
+     * The plugin's events, sent from whichever thread the plugin reports on. Remembers the last event of each
+     * resource so the next one {@code follows} it, as Prefect's observers chain a pod's phases.
+     */
+    private final class Events {
+        private record Last(String id, Instant occurred) {
+        }
+
+        private final Map<String, Last> last = new HashMap<>();
+        private boolean closed;
+
+        synchronized void send(InfrastructureEvent event) {
+            if (closed || event == null) {
+                return;
+            }
+            Instant occurred = event.occurred() != null ? event.occurred() : services.clock().instant();
+            Last before = last.get(event.resourceId());
+            String follows = before != null
+                    && Duration.between(before.occurred(), occurred).abs().compareTo(FOLLOWS_WINDOW) <= 0
+                    ? before.id() : null;
+            String id = services.events().infrastructure(info,
+                    new InfrastructureEvent(event.name(), event.resourceId(), event.labels(), occurred, event.id()),
+                    follows);
+            last.put(event.resourceId(), new Last(id, occurred));
+        }
+
+        synchronized void close() {
+            closed = true;
         }
     }
 

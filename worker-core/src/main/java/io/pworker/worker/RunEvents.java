@@ -2,6 +2,7 @@ package io.pworker.worker;
 
 import io.pworker.api.EventEmitter;
 import io.pworker.spi.FlowRunInfo;
+import io.pworker.spi.InfrastructureEvent;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,6 +38,23 @@ final class RunEvents {
     /** @param follows the submitted event's id, or null when another worker process submitted the run */
     void executed(FlowRunInfo run, String infrastructurePid, int statusCode, String follows) {
         emitter.emit("prefect.worker.executed-flow-run", worker(), related(run, infrastructurePid, statusCode), follows);
+    }
+
+    /**
+     * A plugin's infrastructure event. Related resources as Prefect's observers give them: the run's, then this
+     * worker in the {@code worker} role.
+     *
+     * @param follows the id of the previous event of the same resource, or null
+     */
+    String infrastructure(FlowRunInfo run, InfrastructureEvent e, String follows) {
+        Map<String, String> resource = new LinkedHashMap<>();
+        resource.put("prefect.resource.id", e.resourceId());
+        resource.putAll(e.labels());
+        List<Map<String, String>> related = related(run, null, null);
+        Map<String, String> worker = worker();
+        worker.put("prefect.resource.role", "worker");
+        related.add(worker);
+        return emitter.emit(e.name(), e.occurred(), e.id(), resource, related, follows);
     }
 
     private Map<String, String> worker() {

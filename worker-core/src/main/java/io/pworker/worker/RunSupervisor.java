@@ -274,7 +274,7 @@ final class RunSupervisor {
 
     private void supervise() throws InterruptedException {
         enter(Stage.RUNNING);
-        InfrastructureWatch.Ending ending = new InfrastructureWatch(flowRunId, services, rlog, handle, configuration, inbox).run();
+        InfrastructureWatch.Ending ending = new InfrastructureWatch(flowRunId, info, services, rlog, handle, configuration, inbox).run();
         if (ending.end() == null) {
             leave("the worker stops and the flow run's infrastructure keeps running; the next worker watches it");
             return;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.Capabilities;
 import io.pworker.spi.Discovered;
+import io.pworker.spi.InfrastructureEvent;
 import io.pworker.spi.InfrastructureException;
 import io.pworker.spi.InfrastructureLauncher;
 import io.pworker.spi.InfrastructurePlugin;
@@ -111,6 +112,11 @@ final class StubPlugin implements InfrastructurePlugin {
         Infra i = infra.get(pid);
         i.phase = phase;
         i.sinks.forEach(s -> s.report(phase));
+    }
+
+    /** Tells the infrastructure's watchers about an event, as a plugin seeing a change would. */
+    void event(String pid, InfrastructureEvent event) {
+        infra.get(pid).sinks.forEach(s -> s.event(event));
     }
 
     /** The pid launched for a flow run, if any. */

@@ -9,7 +9,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import ch.qos.logback.classic.Level;
 import io.pworker.LogCapture;
 import io.pworker.settings.Settings;
+import io.pworker.spi.InfrastructureEvent;
 import io.pworker.spi.LaunchRequest;
+import io.pworker.spi.Phase;
 import io.pworker.testkit.FakePrefectServer;
 import io.pworker.testkit.RecordedRequest;
 import java.io.ByteArrayOutputStream;
@@ -18,6 +20,7 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -238,6 +241,48 @@ class WorkerTest {
         String id = prefect.createFlowRun(deployment("{}"), "{}");
         await(WAIT, () -> !prefect.flowRun(id).path("infrastructure_pid").asText("").isEmpty(), "launched with CSRF");
         assertThat(prefect.requests()).anyMatch(r -> r.path().contains("/csrf-token"));
+    }
+
+    @Test
+    void aPluginsInfrastructureEventsGoToPrefectWithTheRunAsRelatedResources() throws Exception {
+        start();
+        String id = prefect.createFlowRun(deployment("{\"hold\": true}"), "{}");
+        await(WAIT, () -> stub.pidOf(id).map(p -> !stub.infra.get(p).sinks.isEmpty()).orElse(false), "watched");
+        String pid = stub.pidOf(id).orElseThrow();
+        String fixedId = "0b6a1f3e-6d3c-5b0e-9a41-3f1c2d4e5f60";
+        stub.event(pid, new InfrastructureEvent("prefect.stub.box.pending", "prefect.stub.box." + pid,
+                Map.of("prefect.resource.name", "box-" + pid), Instant.parse("2026-01-02T03:04:05Z"), fixedId));
+        stub.event(pid, InfrastructureEvent.of("prefect.stub.box.running", "prefect.stub.box." + pid,
+                Map.of("prefect.resource.name", "box-" + pid)));
+        await(WAIT, () -> prefect.eventCount("prefect.stub.box.running") == 1, "both events");
+        JsonNode pending = event("prefect.stub.box.pending");
+        JsonNode running = event("prefect.stub.box.running");
+        assertThat(pending.path("id").asText()).isEqualTo(fixedId);
+        assertThat(pending.path("occurred").asText()).startsWith("2026-01-02T03:04:05");
+        assertThat(pending.path("resource").path("prefect.resource.id").asText()).isEqualTo("prefect.stub.box." + pid);
+        assertThat(pending.path("resource").path("prefect.resource.name").asText()).isEqualTo("box-" + pid);
+        assertThat(running.path("related")).extracting(r -> r.path("prefect.resource.role").asText())
+                .containsExactly("deployment", "flow", "flow-run", "work-pool", "worker");
+        assertThat(running.path("related").get(2).path("prefect.resource.id").asText()).isEqualTo("prefect.flow-run." + id);
+        assertThat(running.path("related").get(4).path("prefect.resource.id").asText()).isEqualTo("prefect.worker.stub.w1");
+        // the pending event is from long ago: outside Prefect's window, so the running one does not follow it
+        assertThat(running.path("follows").isNull()).isTrue();
+        stub.event(pid, InfrastructureEvent.of("prefect.stub.box.exited", "prefect.stub.box." + pid, Map.of()));
+        await(WAIT, () -> prefect.eventCount("prefect.stub.box.exited") == 1, "third event");
+        assertThat(event("prefect.stub.box.exited").path("follows").asText()).isEqualTo(running.path("id").asText());
+
+        io.pworker.spi.PhaseSink sink = stub.infra.get(pid).sinks.getFirst();
+        stub.set(pid, Phase.Exited.of(0));
+        await(WAIT, () -> prefect.eventCount("prefect.worker.executed-flow-run") == 1, "run ended");
+        // the watch is closed: a late event from the plugin is not sent
+        sink.event(InfrastructureEvent.of("prefect.stub.box.late", "prefect.stub.box." + pid, Map.of()));
+        Thread.sleep(300);
+        assertThat(prefect.eventCount("prefect.stub.box.late")).isZero();
+        prefect.assertNoContractViolations();
+    }
+
+    private JsonNode event(String name) {
+        return prefect.events().stream().filter(e -> e.path("event").asText().equals(name)).findFirst().orElseThrow();
     }
 
     @Test

@@ -6,6 +6,8 @@ import static io.pworker.docker.DockerConnection.rootMessage;
 import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.Event;
 import com.github.dockerjava.api.model.EventType;
+import com.github.dockerjava.api.command.InspectContainerResponse;
+import io.pworker.spi.InfrastructureEvent;
 import io.pworker.spi.Phase;
 import io.pworker.spi.PhaseSink;
 import io.pworker.spi.Watch;
@@ -232,9 +234,14 @@ final class ContainerWatcher implements AutoCloseable {
         }
         String name = list.getFirst().name;
         String action = e.getAction() != null ? e.getAction() : String.valueOf(e.getStatus());
+        Instant when = e.getTimeNano() != null && e.getTimeNano() > 0 ? Instant.EPOCH.plusNanos(e.getTimeNano())
+                : e.getTime() != null && e.getTime() > 0 ? Instant.ofEpochSecond(e.getTime()) : null;
         Phase phase = switch (action) {
-            case "start" -> new Phase.Running();
-            case "die" -> afterDeath(id, name, e);
+            case "start" -> {
+                status(id, "running", when);
+                yield new Phase.Running();
+            }
+            case "die" -> afterDeath(id, name, e, when);
             case "destroy" -> ContainerPhases.disappeared(name);
             default -> null;
         };
@@ -244,12 +251,17 @@ final class ContainerWatcher implements AutoCloseable {
     }
 
     /** How a container that just died ended; null when the engine could not be asked (the next stream will look). */
-    private Phase afterDeath(String id, String name, Event e) {
+    private Phase afterDeath(String id, String name, Event e, Instant when) {
         try {
-            return phases.of(engine.client().inspectContainerCmd(id).exec(), name);
+            InspectContainerResponse container = engine.client().inspectContainerCmd(id).exec();
+            status(id, statusOf(container, "exited"), when);
+            return phases.of(container, name);
         } catch (NotFoundException gone) {
+            // removed already (auto_remove): it died all the same
+            status(id, "exited", when);
             return ContainerPhases.disappeared(name);
         } catch (RuntimeException unreachable) {
+            status(id, "exited", when);
             String code = e.getActor() == null || e.getActor().getAttributes() == null ? null
                     : e.getActor().getAttributes().get("exitCode");
             if (code != null && code.matches("-?\\d+")) {
@@ -270,7 +282,12 @@ final class ContainerWatcher implements AutoCloseable {
         String name = list.getFirst().name;
         Phase phase;
         try {
-            phase = phases.of(engine.client().inspectContainerCmd(id).exec(), name);
+            InspectContainerResponse container = engine.client().inspectContainerCmd(id).exec();
+            String status = statusOf(container, null);
+            if (status != null) {
+                status(id, status, null);
+            }
+            phase = phases.of(container, name);
         } catch (NotFoundException e) {
             phase = ContainerPhases.disappeared(name);
         } catch (RuntimeException e) {
@@ -278,6 +295,25 @@ final class ContainerWatcher implements AutoCloseable {
             return;
         }
         reportAll(id, phase);
+    }
+
+    private static String statusOf(InspectContainerResponse container, String otherwise) {
+        return container.getState() != null && container.getState().getStatus() != null
+                ? container.getState().getStatus() : otherwise;
+    }
+
+    /**
+     * Sends {@code prefect.docker.container.<status>} to the container's watches whose last event was of another
+     * status, as prefect-docker does for each new status it sees (Docker's own words: running, exited, dead…).
+     */
+    private void status(String id, String status, Instant when) {
+        for (Registration r : List.copyOf(watched.getOrDefault(id, List.of()))) {
+            if (!status.equals(r.lastStatus)) {
+                r.lastStatus = status;
+                r.event(new InfrastructureEvent("prefect.docker.container." + status, "prefect.docker.container." + id,
+                        Map.of("prefect.resource.name", r.name), when, null));
+            }
+        }
     }
 
     private void reportAll(String id, Phase phase) {
@@ -314,6 +350,8 @@ final class ContainerWatcher implements AutoCloseable {
         private final PhaseSink sink;
         private final CompletableFuture<Void> output;
         private final AtomicBoolean closed = new AtomicBoolean();
+        /** The status its last event was sent for; the owner thread's alone. */
+        String lastStatus;
 
         Registration(String id, String name, PhaseSink sink, CompletableFuture<Void> output, Instant since) {
             this.id = id;
@@ -339,6 +377,18 @@ final class ContainerWatcher implements AutoCloseable {
                 });
             } else {
                 deliver(phase);
+            }
+        }
+
+        /** On the owner thread, before the phase it goes with, so that it comes before a terminal one. */
+        void event(InfrastructureEvent event) {
+            if (closed.get()) {
+                return;
+            }
+            try {
+                sink.event(event);
+            } catch (RuntimeException e) {
+                log.warn("A phase sink failed for container {}: {}", name, e.toString());
             }
         }
 

@@ -12,6 +12,7 @@ import com.github.dockerjava.api.model.Container;
 import io.pworker.spi.Discovered;
 import io.pworker.spi.ExitStatus;
 import io.pworker.spi.FlowRunInfo;
+import io.pworker.spi.InfrastructureEvent;
 import io.pworker.spi.InfrastructureException;
 import io.pworker.spi.InfrastructureScope;
 import io.pworker.spi.KillOutcome;
@@ -220,6 +221,36 @@ class DockerLauncherTest {
         assertThat(awaitExit(launcher, ok).code()).isZero();
         assertThat(awaitExit(launcher, five).code()).isEqualTo(5);
         assertThat(ok.infrastructurePid()).matches("http\\+docker://localhost:[0-9a-f]{64}");
+    }
+
+    @Test
+    void statusChangesBecomePrefectsContainerEventsBeforeTheEnd() throws Exception {
+        RunHandle h = launch("{\"command\": \"sh -c 'sleep 1; exit 4'\"}");
+        List<Object> seen = new CopyOnWriteArrayList<>();
+        BlockingQueue<Phase> phases = new LinkedBlockingQueue<>();
+        watches.add(launcher.watch(h, null, new io.pworker.spi.PhaseSink() {
+            @Override
+            public void report(Phase phase) {
+                seen.add(phase);
+                phases.add(phase);
+            }
+
+            @Override
+            public void event(InfrastructureEvent event) {
+                seen.add(event);
+            }
+        }));
+        Phase end = awaitEnd(phases, Duration.ofSeconds(60));
+        List<InfrastructureEvent> events = seen.subList(0, seen.indexOf(end)).stream()
+                .filter(InfrastructureEvent.class::isInstance).map(InfrastructureEvent.class::cast).toList();
+        assertThat(events).extracting(InfrastructureEvent::name)
+                .containsExactly("prefect.docker.container.running", "prefect.docker.container.exited");
+        String id = h.state().get("container_id");
+        assertThat(events).allSatisfy(e -> {
+            assertThat(e.resourceId()).isEqualTo("prefect.docker.container." + id);
+            assertThat(e.labels()).containsEntry("prefect.resource.name", name);
+        });
+        assertThat(events.getLast().occurred()).isNotNull();
     }
 
     @Test

@@ -126,6 +126,12 @@ class DockerWorkerEndToEndTest {
         String id = prefect.createFlowRun(deployment("sh -c 'exit 5'"), "{}");
         await(WAIT, () -> prefect.stateType(id).equals("CRASHED"), "run crashed");
         assertThat(prefect.stateMessage(id)).contains("non-zero status code 5");
+        // the container's events reach Prefect with the run among their related resources
+        JsonNode exited = prefect.events().stream()
+                .filter(e -> e.path("event").asText().equals("prefect.docker.container.exited")).findFirst().orElseThrow();
+        assertThat(exited.path("resource").path("prefect.resource.id").asText())
+                .isEqualTo("prefect.docker.container." + containerId(id));
+        assertThat(exited.path("related").findValuesAsText("prefect.resource.id")).contains("prefect.flow-run." + id);
         prefect.assertNoContractViolations();
     }
 

@@ -1,5 +1,6 @@
 package io.pworker.ecs;
 
+import io.pworker.spi.InfrastructureEvent;
 import io.pworker.spi.Phase;
 import io.pworker.spi.PhaseSink;
 import io.pworker.spi.Watch;
@@ -10,6 +11,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -65,6 +67,8 @@ final class ClusterPoller implements AutoCloseable {
         final PhaseSink sink;
         private Phase last;
         private int misses;
+        /** The task's lastStatus when its last event was sent. */
+        private String lastStatus;
 
         private Subscription(String taskArn, String container, PhaseSink sink) {
             this.taskArn = taskArn;
@@ -140,6 +144,7 @@ final class ClusterPoller implements AutoCloseable {
                     if (task != null) {
                         s.misses = 0;
                         Phase phase = TaskPhases.of(task, s.container);
+                        event(s, task);
                         if (phase.terminal() && !phase.equals(s.last)) {
                             // before the phase: the core may drop lines logged after a terminal one
                             TaskPhases.stopLines(task, phase).forEach(line -> logLine(s, line));
@@ -169,6 +174,45 @@ final class ClusterPoller implements AutoCloseable {
                 deliver(s, new Phase.Gone("the worker could not ask ECS about task " + arn + " for "
                         + giveUpAfter.toMinutes() + " minutes: " + e.getMessage()));
             }
+        }
+    }
+
+    /**
+     * Sends {@code prefect.ecs.task.<status>} when the task's lastStatus changed since the last poll, as
+     * prefect-aws' observer does for each "ECS Task State Change". A poll sees only the statuses a task is in when
+     * asked, so a short one (ACTIVATING, DEPROVISIONING) may have no event.
+     */
+    private void event(Subscription s, Task task) {
+        String status = task.lastStatus();
+        if (status == null || status.equals(s.lastStatus)) {
+            return;
+        }
+        synchronized (lock) {
+            if (!subscriptions.contains(s)) {
+                return;
+            }
+        }
+        s.lastStatus = status;
+        Map<String, String> labels = new LinkedHashMap<>();
+        labels.put("ecs.taskArn", task.taskArn());
+        if (task.clusterArn() != null) {
+            labels.put("ecs.clusterArn", task.clusterArn());
+        }
+        if (task.taskDefinitionArn() != null) {
+            labels.put("ecs.taskDefinitionArn", task.taskDefinitionArn());
+        }
+        String taskId = task.taskArn().substring(task.taskArn().lastIndexOf('/') + 1);
+        Instant occurred = switch (status) {
+            case "RUNNING" -> task.startedAt();
+            case "STOPPING" -> task.stoppingAt();
+            case "STOPPED" -> task.stoppedAt();
+            default -> null;
+        };
+        try {
+            s.sink.event(new InfrastructureEvent("prefect.ecs.task." + status.toLowerCase(Locale.ROOT),
+                    "prefect.ecs.task." + taskId, labels, occurred, null));
+        } catch (RuntimeException e) {
+            log.warn("A phase sink failed for ECS task {}", s.taskArn, e);
         }
     }
 

@@ -14,6 +14,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.Discovered;
 import io.pworker.spi.FlowRunInfo;
+import io.pworker.spi.InfrastructureEvent;
 import io.pworker.spi.InfrastructureScope;
 import io.pworker.spi.KillOutcome;
 import io.pworker.spi.LaunchException;
@@ -138,6 +139,13 @@ class EcsLauncherTest {
 
     /** The terminal phase; {@code lines} gets what the watch logged to the run before it. */
     private Phase awaitTerminal(RunHandle h, ObjectNode configuration, List<String> lines) throws Exception {
+        return awaitTerminal(h, configuration, lines, new ArrayList<>());
+    }
+
+    /** The terminal phase; {@code lines} and {@code events} get what the watch sent before it. */
+    private Phase awaitTerminal(RunHandle h, ObjectNode configuration, List<String> lines,
+            List<InfrastructureEvent> events) throws Exception {
+        List<InfrastructureEvent> sent = new java.util.concurrent.CopyOnWriteArrayList<>();
         BlockingQueue<Phase> phases = new LinkedBlockingQueue<>();
         List<String> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
         io.pworker.spi.PhaseSink sink = new io.pworker.spi.PhaseSink() {
@@ -145,8 +153,14 @@ class EcsLauncherTest {
             public void report(Phase phase) {
                 if (phase.terminal()) {
                     lines.addAll(logged);
+                    events.addAll(sent);
                 }
                 phases.add(phase);
+            }
+
+            @Override
+            public void event(InfrastructureEvent event) {
+                sent.add(event);
             }
 
             @Override
@@ -333,6 +347,24 @@ class EcsLauncherTest {
         Phase end = awaitTerminal(launch(run, c), c);
         assertThat(end).isEqualTo(new Phase.Exited(new io.pworker.spi.ExitStatus(7, "ECS container(s) [prefect] stopped "
                 + "with exit code 7 (stopCode EssentialContainerExited: Essential container in task exited)")));
+    }
+
+    @Test
+    void statusChangesBecomePrefectsTaskEventsBeforeTheEnd_throughTheLocalAgentWrapper() throws Exception {
+        aws.runCommandsLocally = true;
+        FlowRunInfo run = EcsTestSupport.run(null);
+        ObjectNode c = config(run, Map.of("command", "sh -c 'sleep 1; exit 0'"));
+        RunHandle h = launch(run, c);
+        List<InfrastructureEvent> events = new ArrayList<>();
+        assertThat(awaitTerminal(h, c, new ArrayList<>(), events)).isEqualTo(Phase.Exited.of(0));
+        String arn = EcsPid.of(h).taskArn();
+        assertThat(events).extracting(InfrastructureEvent::name).doesNotHaveDuplicates()
+                .contains("prefect.ecs.task.running").last().isEqualTo("prefect.ecs.task.stopped");
+        assertThat(events).allSatisfy(e -> {
+            assertThat(e.resourceId()).isEqualTo("prefect.ecs.task." + arn.substring(arn.lastIndexOf('/') + 1));
+            assertThat(e.labels()).containsEntry("ecs.taskArn", arn).containsKey("ecs.taskDefinitionArn");
+            assertThat(e.labels().get("ecs.clusterArn")).endsWith(":cluster/" + CLUSTER);
+        });
     }
 
     @Test

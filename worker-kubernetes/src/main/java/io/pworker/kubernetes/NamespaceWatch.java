@@ -8,6 +8,7 @@ import io.kubernetes.client.openapi.models.V1JobList;
 import io.kubernetes.client.openapi.models.V1Pod;
 import io.kubernetes.client.openapi.models.V1PodList;
 import io.kubernetes.client.util.Watch;
+import io.pworker.spi.InfrastructureEvent;
 import io.pworker.spi.Phase;
 import io.pworker.spi.PhaseSink;
 import java.lang.reflect.Type;
@@ -59,6 +60,8 @@ final class NamespaceWatch implements AutoCloseable {
         Phase last;
         /** The flow-run container ran at some point (so a later Pending is Kubernetes retrying, not a stuck start). */
         boolean started;
+        /** Per pod uid, the state its last event was sent for. */
+        final Map<String, String> podEvents = new HashMap<>();
 
         Subscription(String job, PhaseSink sink) {
             this.job = job;
@@ -66,8 +69,11 @@ final class NamespaceWatch implements AutoCloseable {
         }
     }
 
-    /** A change to tell a sink about, decided under the lock and delivered after it. */
-    private record Report(Subscription to, Phase phase, V1Job job, V1Pod pod) {
+    /**
+     * A change to tell a sink about, decided under the lock and delivered after it: pod events, then the phase
+     * (null when only a pod changed in a way the phase does not show, such as a restart).
+     */
+    private record Report(Subscription to, List<InfrastructureEvent> events, Phase phase, V1Job job, V1Pod pod) {
     }
 
     NamespaceWatch(Cluster cluster, String namespace, Duration giveUpAfter, LogTails logTails) {
@@ -280,27 +286,75 @@ final class NamespaceWatch implements AutoCloseable {
             phase = last != null && JobPhases.succeeded(last) ? Phase.Exited.of(0)
                     : new Phase.Gone("Kubernetes job " + namespace + "/" + s.job + " was deleted.");
         } else {
-            return;
+            phase = null;
         }
+        List<InfrastructureEvent> events = podEvents(s, jobPods);
         if (phase == null || phase.equals(s.last)) {
+            if (!events.isEmpty()) {
+                reports.add(new Report(s, events, null, job, null));
+            }
             return;
         }
         s.started |= phase instanceof Phase.Running || phase.terminal();
         s.last = phase;
-        reports.add(new Report(s, phase, job, JobPhases.latest(jobPods)));
+        reports.add(new Report(s, events, phase, job, JobPhases.latest(jobPods)));
+    }
+
+    /** The events for the pods whose state changed since the subscription's last look. Holds the lock. */
+    private static List<InfrastructureEvent> podEvents(Subscription s, List<V1Pod> jobPods) {
+        List<InfrastructureEvent> out = new ArrayList<>();
+        for (V1Pod pod : jobPods) {
+            String key = PodEvents.key(pod);
+            if (key != null && !key.equals(s.podEvents.put(pod.getMetadata().getUid(), key))) {
+                out.add(PodEvents.of(pod));
+            }
+        }
+        return out;
     }
 
     private void deliver(List<Report> reports) {
         for (Report r : reports) {
+            r.events().forEach(r.to().sink::event);
+            if (r.phase() == null) {
+                continue;
+            }
             boolean failed = r.phase() instanceof Phase.Exited e && !e.status().successful()
                     || r.phase() instanceof Phase.Gone && r.job() != null;
-            if (failed) {
-                // settling a failure takes calls, so not on this thread
-                Thread.ofVirtual().name("k8s-failed-" + r.to().job).start(() -> r.to().sink.report(settle(r)));
+            // the Job stream may tell of the end before the pod stream does: the pod's last event is still owed
+            boolean podBehind = r.phase().terminal() && r.pod() != null && !podEnded(r.pod());
+            if (failed || podBehind) {
+                // settling a failure and catching up with the pod take calls, so not on this thread
+                Thread.ofVirtual().name("k8s-end-" + r.to().job).start(() -> {
+                    if (podBehind) {
+                        catchUp(r.to());
+                    }
+                    r.to().sink.report(failed ? settle(r) : r.phase());
+                });
             } else {
                 r.to().sink.report(r.phase());
             }
         }
+    }
+
+    private static boolean podEnded(V1Pod pod) {
+        String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
+        return "Succeeded".equals(phase) || "Failed".equals(phase);
+    }
+
+    /** Reads the Job's pods once more and sends the events the caches had not caught up with. */
+    private void catchUp(Subscription s) {
+        List<V1Pod> fresh;
+        try {
+            fresh = cluster.core().listNamespacedPod(namespace).labelSelector("job-name=" + s.job).execute().getItems();
+        } catch (ApiException | RuntimeException e) {
+            // the events of the pod's end are lost; its phase is reported all the same
+            return;
+        }
+        List<InfrastructureEvent> events;
+        synchronized (this) {
+            events = podEvents(s, fresh);
+        }
+        events.forEach(s.sink::event);
     }
 
     /**
@@ -335,7 +389,7 @@ final class NamespaceWatch implements AutoCloseable {
             subscriptions.values().forEach(subs -> subs.forEach(s -> {
                 if (s.last == null || !s.last.terminal()) {
                     s.last = gone;
-                    reports.add(new Report(s, gone, null, null));
+                    reports.add(new Report(s, List.of(), gone, null, null));
                 }
             }));
         }

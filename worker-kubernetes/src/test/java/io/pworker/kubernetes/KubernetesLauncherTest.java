@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.FlowRunInfo;
+import io.pworker.spi.InfrastructureEvent;
 import io.pworker.spi.InfrastructureException;
 import io.pworker.spi.LaunchException;
 import io.pworker.spi.LaunchRequest;
@@ -209,6 +210,53 @@ class KubernetesLauncherTest {
         assertThat(lines.get(200)).isEqualTo("Traceback: KeyError 'customer'");
         assertThat(end.status().reason()).contains("Traceback: KeyError 'customer'").contains("step 232")
                 .doesNotContain("step 231\n");
+    }
+
+    @Test
+    void podPhaseChangesBecomePrefectsPodEventsBeforeTheEnd() throws Exception {
+        kubelet.script(pod -> {
+            pod.unschedulable("0/3 nodes are available: 3 Insufficient cpu.");
+            Thread.sleep(300);
+            pod.running();
+            Thread.sleep(300);
+            pod.exit(0);
+        });
+        KubernetesLauncher l = launcher(Map.of());
+        FlowRunInfo run = run();
+        ObjectNode c = configuration(run, "{\"image\": \"busybox\"}");
+        List<Object> seen = new CopyOnWriteArrayList<>();
+        BlockingQueue<Phase> phases = new LinkedBlockingQueue<>();
+        watches.add(l.watch(launch(l, run, c), c, new io.pworker.spi.PhaseSink() {
+            @Override
+            public void report(Phase phase) {
+                seen.add(phase);
+                phases.add(phase);
+            }
+
+            @Override
+            public void event(InfrastructureEvent event) {
+                seen.add(event);
+            }
+        }));
+        Phase end = until(phases, Phase.Exited.class);
+        List<InfrastructureEvent> events = seen.subList(0, seen.indexOf(end)).stream()
+                .filter(InfrastructureEvent.class::isInstance).map(InfrastructureEvent.class::cast).toList();
+        assertThat(events).extracting(InfrastructureEvent::name).containsSubsequence("prefect.kubernetes.pod.pending",
+                "prefect.kubernetes.pod.running", "prefect.kubernetes.pod.succeeded");
+        assertThat(events.getLast().name()).isEqualTo("prefect.kubernetes.pod.succeeded");
+        assertThat(events).extracting(InfrastructureEvent::resourceId).containsOnly(events.getFirst().resourceId());
+        assertThat(events.getFirst().resourceId()).matches("prefect\\.kubernetes\\.pod\\.[0-9a-f-]{36}");
+        assertThat(events).allSatisfy(e -> {
+            assertThat(e.labels()).containsEntry("kubernetes.namespace", "default").containsKey("prefect.resource.name");
+            assertThat(UUID.fromString(e.id()).version()).isEqualTo(5);
+        });
+        assertThat(events).extracting(InfrastructureEvent::id).doesNotHaveDuplicates();
+        assertThat(events).anySatisfy(e -> assertThat(e.labels())
+                .containsEntry("kubernetes.diagnosis", "Unschedulable.InsufficientResources"));
+        assertThat(events.getLast().occurred()).isNotNull();
+        // the id is Python's uuid5, so a value from its documentation pins the algorithm
+        assertThat(PodEvents.uuid5(UUID.fromString("6ba7b810-9dad-11d1-80b4-00c04fd430c8"), "python.org"))
+                .hasToString("886313e1-3b8a-5372-9b90-0c9aee199e5d");
     }
 
     @Test

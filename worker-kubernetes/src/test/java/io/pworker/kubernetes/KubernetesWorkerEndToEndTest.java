@@ -100,6 +100,11 @@ class KubernetesWorkerEndToEndTest {
         assertThat(job.at("/metadata/labels/prefect.io~1flow-run-id").asText()).isEqualTo(id);
         assertThat(job.at("/metadata/labels/prefect.io~1work-pool-name").asText()).isEqualTo(pool);
         await(WAIT, () -> prefect.eventCount("prefect.worker.executed-flow-run") == 1, "executed-flow-run event");
+        // the pod's events reach Prefect with the run among their related resources
+        JsonNode succeeded = prefect.events().stream()
+                .filter(e -> e.path("event").asText().equals("prefect.kubernetes.pod.succeeded")).findFirst().orElseThrow();
+        assertThat(succeeded.path("resource").path("kubernetes.namespace").asText()).isEqualTo("default");
+        assertThat(succeeded.path("related").findValuesAsText("prefect.resource.id")).contains("prefect.flow-run." + id);
         prefect.assertNoContractViolations();
     }
 

@@ -17,4 +17,15 @@ public interface PhaseSink {
      */
     default void log(String message) {
     }
+
+    /**
+     * A Prefect event for a change the plugin saw its infrastructure go through, such as a pod's phase or a
+     * container's status (see {@link InfrastructureEvent}). The core adds the flow run and the rest as related
+     * resources, sets {@code follows} to the previous event of the same resource, and sends it without blocking;
+     * it is lost, never retried by the plugin, when Prefect cannot take events. Send an event before reporting the
+     * terminal phase it goes with: events after the watch is closed are dropped. The default drops it, for cores
+     * that do not send infrastructure events.
+     */
+    default void event(InfrastructureEvent event) {
+    }
 }
