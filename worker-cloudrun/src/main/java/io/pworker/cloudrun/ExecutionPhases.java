@@ -39,7 +39,9 @@ final class ExecutionPhases {
                 reason.append(": ").append(completed.getMessage().strip());
             }
             if (!e.getLogUri().isBlank()) {
-                reason.append(". Its logs: ").append(e.getLogUri());
+                // Cloud Run's condition messages often end with their own full stop
+                reason.append(reason.charAt(reason.length() - 1) == '.' ? " " : ". ").append("Its logs: ")
+                        .append(e.getLogUri());
             }
             return new Phase.Exited(new ExitStatus(1, reason.toString()));
         }
