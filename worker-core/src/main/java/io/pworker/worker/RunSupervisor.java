@@ -100,19 +100,19 @@ final class RunSupervisor {
 
     // ------------------------------------------------------------------ entry points (owner thread)
 
-    /** A run found by a poll: claim it, launch it, watch it, report it. */
-    void runNew(FlowRun run, WorkPool pool) {
+    /** A run found by a poll: claim it, launch it, watch it, report it; {@code reads} are the poll's. */
+    void runNew(FlowRun run, WorkPool pool, PollReads reads) {
         owner = Thread.currentThread();
         boolean claimed = false;
         try {
             enter(Stage.CLAIMING);
-            Optional<Submission.Claimed> claim = services.submission().claim(run, rlog, this::stopPending);
+            Optional<Submission.Claimed> claim = services.submission().claim(run, reads, rlog, this::stopPending);
             if (claim.isEmpty()) {
                 enter(Stage.DONE);
                 return;
             }
             claimed = true;
-            Verdict failed = prepare(run, claim.get().deployment(), pool, true);
+            Verdict failed = prepare(run, claim.get().deployment(), pool, true, reads);
             if (failed != null) {
                 finish(failed, null);
             } else {
@@ -145,7 +145,8 @@ final class RunSupervisor {
                 }
                 case Recovery.Settle settle -> finish(settle.verdict(), null);
                 case Recovery.Submit submit -> {
-                    Verdict failed = prepare(submit.run(), submit.deployment(), submit.pool(), false);
+                    Verdict failed = prepare(submit.run(), submit.deployment(), submit.pool(), false,
+                            PollReads.direct(services.prefect()));
                     if (failed != null) {
                         finish(failed, null);
                     } else {
@@ -183,7 +184,8 @@ final class RunSupervisor {
     // ------------------------------------------------------------------ submission
 
     /** Records the claim, builds the configuration and announces the submission; a verdict when that fails. */
-    private Verdict prepare(FlowRun run, Deployment deployment, WorkPool pool, boolean fresh) throws InterruptedException {
+    private Verdict prepare(FlowRun run, Deployment deployment, WorkPool pool, boolean fresh, PollReads reads)
+            throws InterruptedException {
         enter(Stage.PREPARING);
         try {
             if (fresh) {
@@ -193,7 +195,7 @@ final class RunSupervisor {
                         services.clock().instant());
                 lease.write(record);
             }
-            ConfigurationBuilder.PreparedRun prepared = services.configurations().build(run, deployment, pool);
+            ConfigurationBuilder.PreparedRun prepared = services.configurations().build(run, deployment, pool, reads);
             info = prepared.info();
             configuration = prepared.configuration();
             submittedEventId = services.submission().announce(prepared, pool, rlog);

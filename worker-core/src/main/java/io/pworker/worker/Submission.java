@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Semaphore;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,7 +26,16 @@ final class Submission {
     /** Prefect's process pid carries no host; this label keeps that scope for people and tools. */
     private static final String HOST = hostName();
 
+    /**
+     * Claims in flight at once. A backlog of hundreds of due runs would otherwise propose PENDING all together,
+     * and a SQLite-backed server answers that with "database is locked" and retries; a few at a time is what the
+     * server serves fastest (its own floor is measured 8 at a time, see the README), and the runs claimed go on
+     * to launch while the next ones are claimed. Fair, so runs are claimed in the order the poll found them.
+     */
+    static final int CONCURRENT_CLAIMS = 8;
+
     private final PrefectObjects prefect;
+    private final Semaphore claims = new Semaphore(CONCURRENT_CLAIMS, true);
     private final RunEvents events;
     private final String workerName;
     private final String type;
@@ -49,13 +59,25 @@ final class Submission {
      * Checks the deployment, then proposes PENDING. Empty when the run is not ours to launch (deleted deployment,
      * another worker won, the server refused); the reason has been logged.
      *
-     * @param stop asked between attempts when the server says WAIT
+     * @param reads where the deployment is read (shared by the runs of one poll)
+     * @param stop  asked between attempts when the server says WAIT
      */
-    Optional<Claimed> claim(FlowRun run, RunLogger rlog, BooleanSupplier stop) throws ApiException, InterruptedException {
+    Optional<Claimed> claim(FlowRun run, PollReads reads, RunLogger rlog, BooleanSupplier stop)
+            throws ApiException, InterruptedException {
+        claims.acquire();
+        try {
+            return claimNow(run, reads, rlog, stop);
+        } finally {
+            claims.release();
+        }
+    }
+
+    private Optional<Claimed> claimNow(FlowRun run, PollReads reads, RunLogger rlog, BooleanSupplier stop)
+            throws ApiException, InterruptedException {
         String id = run.id();
         Deployment deployment = null;
         if (run.deploymentId() != null) {
-            deployment = prefect.deployment(run.deploymentId()).orElse(null);
+            deployment = reads.deployment(run.deploymentId()).orElse(null);
             if (deployment == null) {
                 log.warn("Deployment {} no longer exists. Flow run {} will not be submitted for execution",
                         run.deploymentId(), id);
