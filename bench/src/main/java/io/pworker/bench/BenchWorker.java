@@ -47,8 +47,10 @@ final class BenchWorker implements AutoCloseable {
         List<String> cmd = kind == Kind.PREFECT
                 ? server.inside("prefect", "worker", "start", "--pool", pool)
                 : List.of(pworker.toString(), "start", "--pool", pool);
+        // the log outlives the run, for a look at what a worker did: /tmp/pworker-bench-logs/<pool>.log
+        Path logs = Files.createDirectories(Path.of("/tmp/pworker-bench-logs"));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(home.resolve("worker.log").toFile());
+                .redirectOutput(logs.resolve(pool + ".log").toFile());
         Map<String, String> env = pb.environment();
         env.put("PREFECT_API_URL", server.api);
         env.put("PREFECT_HOME", home.resolve("prefect").toString());

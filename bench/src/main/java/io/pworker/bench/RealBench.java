@@ -22,7 +22,9 @@ import java.util.concurrent.Future;
  * both with the ratio pworker / Prefect, and the command and machine load that produced them.
  *
  * <p>Options: {@code --version 3.4.25|3.8.3}, {@code --port N} (4600–4649), {@code --starts N},
- * {@code --samples N} (run-now latency), {@code --backlog N}, {@code --inflight N}.
+ * {@code --samples N} (run-now latency), {@code --backlog N}, {@code --inflight N}, {@code --only
+ * start,now,backlog,inflight} (a subset of the scenarios), {@code --workers prefect,pworker}. pworker's JVM options
+ * can be tried through {@code PWORKER_JAVA_OPTS}, which the launcher reads.
  */
 final class RealBench {
 
@@ -47,18 +49,33 @@ final class RealBench {
         int samples = Integer.parseInt(option(args, "--samples", "15"));
         int backlog = Integer.parseInt(option(args, "--backlog", "300"));
         int inflight = Integer.parseInt(option(args, "--inflight", "100"));
-        Path prefectRef = Path.of(option(args, "--prefect-ref", "../shared/prefect-server/prefect-ref")).toAbsolutePath();
+        Path prefectRef = Path.of(option(args, "--prefect-ref", defaultPrefectRef())).toAbsolutePath();
+        List<String> only = List.of(option(args, "--only", "start,now,backlog,inflight").split(","));
+        List<String> workers = List.of(option(args, "--workers", "prefect,pworker").split(","));
         String load = loadAverage();
         System.out.println("starting Prefect " + version + " on port " + port + " …");
         try (RealServer server = RealServer.start(prefectRef, version, port)) {
             RealBench bench = new RealBench(server, pworker);
-            bench.floor(backlog);
+            if (only.contains("backlog")) {
+                bench.floor(backlog);
+            }
             for (Kind kind : Kind.values()) {
+                if (!workers.contains(kind.name().toLowerCase())) {
+                    continue;
+                }
                 System.out.println("measuring " + kind.label + " …");
-                bench.startAndIdle(kind, starts);
-                bench.runNow(kind, samples);
-                bench.backlog(kind, backlog);
-                bench.inFlight(kind, inflight);
+                if (only.contains("start")) {
+                    bench.startAndIdle(kind, starts);
+                }
+                if (only.contains("now")) {
+                    bench.runNow(kind, samples);
+                }
+                if (only.contains("backlog")) {
+                    bench.backlog(kind, backlog);
+                }
+                if (only.contains("inflight")) {
+                    bench.inFlight(kind, inflight);
+                }
             }
             bench.print(version, load, String.join(" ", args));
         }
@@ -141,9 +158,10 @@ final class RealBench {
         List<List<Instant>> claims = parallel(8, ids, server::pendings);
         long missing = claims.stream().filter(List::isEmpty).count();
         long claimedTwice = claims.stream().filter(c -> c.size() > 1).count();
-        Instant last = claims.stream().filter(c -> !c.isEmpty()).map(c -> c.stream().min(Instant::compareTo).orElseThrow())
-                .max(Instant::compareTo).orElse(firstPoll);
-        record("backlog " + n + ": first poll → all PENDING (s)", kind, seconds(firstPoll, last));
+        List<Double> times = claims.stream().filter(c -> !c.isEmpty())
+                .map(c -> seconds(firstPoll, c.stream().min(Instant::compareTo).orElseThrow())).sorted().toList();
+        record("backlog " + n + ": first poll → half PENDING (s)", kind, percentile(times, 0.5));
+        record("backlog " + n + ": first poll → all PENDING (s)", kind, times.isEmpty() ? Double.NaN : times.get(times.size() - 1));
         record("backlog " + n + ": peak RSS (MiB)", kind, peak / 1024.0);
         if (missing > 0) {
             notes.add(kind.label + ": " + missing + " of " + n + " backlog runs never became PENDING within 240 s");
@@ -180,7 +198,8 @@ final class RealBench {
         for (int i = 0; i < n; i++) {
             indexes.add(i);
         }
-        return parallel(8, indexes, i -> server.createRun(dep).path("id").asText());
+        // set-up, not measured: few enough at once that the SQLite server seldom answers "database is locked"
+        return parallel(4, indexes, i -> server.createRun(dep).path("id").asText());
     }
 
     private Instant awaitFirstPoll(BenchWorker w, String pool) throws Exception {
@@ -263,6 +282,16 @@ final class RealBench {
     private static String option(List<String> args, String name, String fallback) {
         int i = args.indexOf(name);
         return i >= 0 && i + 1 < args.size() ? args.get(i + 1) : fallback;
+    }
+
+    /** ../shared next to the main checkout; a worktree sits one level deeper. */
+    private static String defaultPrefectRef() {
+        for (String candidate : List.of("../shared/prefect-server/prefect-ref", "../../shared/prefect-server/prefect-ref")) {
+            if (java.nio.file.Files.isExecutable(Path.of(candidate))) {
+                return candidate;
+            }
+        }
+        return "../shared/prefect-server/prefect-ref";
     }
 
     private static String loadAverage() {

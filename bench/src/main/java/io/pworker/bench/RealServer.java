@@ -80,10 +80,10 @@ final class RealServer implements AutoCloseable {
             if (r.statusCode() == 404) {
                 return null;
             }
-            if (attempt >= 10 || (r.statusCode() != 503 && r.statusCode() != 429)) {
+            if (attempt >= 40 || (r.statusCode() != 503 && r.statusCode() != 429)) {
                 throw new IOException(built.method() + " " + built.uri() + ": " + r.statusCode() + " " + r.body());
             }
-            Thread.sleep(100L * attempt);
+            Thread.sleep(Math.min(1_000, 100L * attempt));
         }
     }
 
