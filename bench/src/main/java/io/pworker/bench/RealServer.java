@@ -73,7 +73,16 @@ final class RealServer implements AutoCloseable {
     private JsonNode send(HttpRequest.Builder request) throws IOException, InterruptedException {
         HttpRequest built = request.timeout(Duration.ofSeconds(60)).build();
         for (int attempt = 1; ; attempt++) {
-            HttpResponse<String> r = http.send(built, HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r;
+            try {
+                r = http.send(built, HttpResponse.BodyHandlers.ofString());
+            } catch (IOException e) {
+                // a kept-alive connection the server closed meanwhile
+                if (attempt >= 5) {
+                    throw e;
+                }
+                continue;
+            }
             if (r.statusCode() < 300) {
                 return r.body().isEmpty() ? JSON.nullNode() : JSON.readTree(r.body());
             }

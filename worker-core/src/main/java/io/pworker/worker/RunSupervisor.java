@@ -257,7 +257,7 @@ final class RunSupervisor {
 
     private void setInfrastructurePid() throws InterruptedException {
         try {
-            services.prefect().client().setInfrastructurePid(flowRunId, handle.infrastructurePid());
+            services.submission().setInfrastructurePid(flowRunId, handle.infrastructurePid());
         } catch (ApiException e) {
             rlog.warn("An error occurred while setting the infrastructure_pid on flow run '" + flowRunId
                     + "'; the flow run will not be cancellable: " + e.getMessage());

@@ -33,9 +33,17 @@ final class Submission {
      * to launch while the next ones are claimed. Fair, so runs are claimed in the order the poll found them.
      */
     static final int CONCURRENT_CLAIMS = 8;
+    /**
+     * The other writes of a submission in flight at once (labels, "Submitting", infrastructure pid). Measured on a
+     * real 3.4.25 server with 300 due runs: unbounded, these writes made the server answer "database is locked"
+     * to ~250 requests, whose retries (2, 4, 8, 16 s) delayed the last claims by 15 s. Fewer than the claims, so
+     * that claims go first and launches follow close behind.
+     */
+    static final int CONCURRENT_WRITES = 2;
 
     private final PrefectObjects prefect;
     private final Semaphore claims = new Semaphore(CONCURRENT_CLAIMS, true);
+    private final Semaphore writes = new Semaphore(CONCURRENT_WRITES, true);
     private final RunEvents events;
     private final String workerName;
     private final String type;
@@ -137,13 +145,28 @@ final class Submission {
         labels.put("prefect.work-pool.name", pool.name());
         labels.put("prefect.work-pool.id", pool.id());
         labels.put("pworker.host", HOST);
-        prefect.client().updateLabels(id, labels);
+        writes.acquire();
         try {
-            prefect.client().setState(id, "PENDING", "Submitting", null, false);
-        } catch (ApiException e) {
-            rlog.debug("Could not mark the run Submitting: " + e.getMessage());
+            prefect.client().updateLabels(id, labels);
+            try {
+                prefect.client().setState(id, "PENDING", "Submitting", null, false);
+            } catch (ApiException e) {
+                rlog.debug("Could not mark the run Submitting: " + e.getMessage());
+            }
+        } finally {
+            writes.release();
         }
         return eventId;
+    }
+
+    /** Records the run's infrastructure on it, taking its turn among the submissions' other writes. */
+    void setInfrastructurePid(String flowRunId, String pid) throws ApiException, InterruptedException {
+        writes.acquire();
+        try {
+            prefect.client().setInfrastructurePid(flowRunId, pid);
+        } finally {
+            writes.release();
+        }
     }
 
     /** The kernel's host name; no DNS look-up, which can stall start-up on machines without a resolver. */
