@@ -30,6 +30,11 @@ public final class Footprint {
     }
 
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("--real")) {
+            RealBench.main(Path.of("distribution/target/pworker/bin/pworker").toAbsolutePath(),
+                    java.util.Arrays.asList(args).subList(1, args.length));
+            return;
+        }
         Path launcher = Path.of(args.length > 0 ? args[0] : "distribution/target/pworker/bin/pworker").toAbsolutePath();
         int starts = args.length > 1 ? Integer.parseInt(args[1]) : 5;
         Path cache = Files.createTempDirectory("pworker-bench-cds");

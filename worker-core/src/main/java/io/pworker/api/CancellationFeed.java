@@ -16,8 +16,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Tells the worker which of its flow runs entered CANCELLING. It subscribes to
- * {@code prefect.flow-run.Cancelling} events of the pool on {@code /events/out}; when the socket is refused or
+ * Tells the worker which of its flow runs entered CANCELLING, and when a run of the pool was scheduled. It
+ * subscribes to {@code prefect.flow-run.Cancelling} and {@code prefect.flow-run.Scheduled} events related to the
+ * pool on {@code /events/out} (one socket for both: an idle pool costs the API nothing more). Scheduled events
+ * only hint that a poll would find work; the poll loop stays the safety net. When the socket is refused or
  * drops (including a clean close, which Prefect's observer silently accepts) it says so in the log and polls
  * {@code /flow_runs/filter} for the runs the worker watches until the socket can be opened again. Attempts to
  * reopen it follow {@link ReconnectBackoff} (1 s doubling to 30 s), whatever the poll interval. A server of
@@ -29,13 +31,16 @@ import org.slf4j.LoggerFactory;
 public final class CancellationFeed implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(CancellationFeed.class);
-    private static final String EVENT = "prefect.flow-run.Cancelling";
+    private static final String CANCELLING = "prefect.flow-run.Cancelling";
+    /** What 3.4.25 and 3.8.3 publish when a run is created scheduled (checked against both real servers). */
+    private static final String SCHEDULED = "prefect.flow-run.Scheduled";
     private static final Duration MIN_POLL = Duration.ofSeconds(1);
 
     private final PrefectClient client;
     private final String workPoolId;
     private final Supplier<Collection<String>> watchedRuns;
     private final Consumer<String> onCancelling;
+    private final Consumer<String> onScheduled;
     private final Duration pollInterval;
     private final Clock clock;
     private final Thread thread;
@@ -50,7 +55,17 @@ public final class CancellationFeed implements AutoCloseable {
      */
     public CancellationFeed(PrefectClient client, String workPoolId, Supplier<Collection<String>> watchedRuns,
             Consumer<String> onCancelling, Duration pollInterval, Clock clock) {
+        this(client, workPoolId, watchedRuns, onCancelling, queue -> { }, pollInterval, clock);
+    }
+
+    /**
+     * @param onScheduled called with the work queue's name (empty when the event names none) when a run of the
+     *                    pool was scheduled; must return at once (it runs on the feed's thread)
+     */
+    public CancellationFeed(PrefectClient client, String workPoolId, Supplier<Collection<String>> watchedRuns,
+            Consumer<String> onCancelling, Consumer<String> onScheduled, Duration pollInterval, Clock clock) {
         this.client = client;
+        this.onScheduled = onScheduled;
         this.workPoolId = workPoolId;
         this.watchedRuns = watchedRuns;
         this.onCancelling = onCancelling;
@@ -98,13 +113,9 @@ public final class CancellationFeed implements AutoCloseable {
                             if (frame == WebSockets.CLOSED) {
                                 throw new IllegalStateException("the server closed the event subscription");
                             }
-                            JsonNode event = frame.path("event");
-                            if ("event".equals(frame.path("type").asText()) && EVENT.equals(event.path("event").asText())) {
+                            if ("event".equals(frame.path("type").asText())) {
                                 lastSeen = clock.instant();
-                                String resource = event.path("resource").path("prefect.resource.id").asText("");
-                                if (resource.startsWith("prefect.flow-run.")) {
-                                    onCancelling.accept(resource.substring("prefect.flow-run.".length()));
-                                }
+                                dispatch(frame.path("event"));
                             }
                         }
                     } catch (InterruptedException e) {
@@ -141,6 +152,25 @@ public final class CancellationFeed implements AutoCloseable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    private void dispatch(JsonNode event) {
+        String name = event.path("event").asText();
+        String resource = event.path("resource").path("prefect.resource.id").asText("");
+        if (!resource.startsWith("prefect.flow-run.")) {
+            return;
+        }
+        if (CANCELLING.equals(name)) {
+            onCancelling.accept(resource.substring("prefect.flow-run.".length()));
+        } else if (SCHEDULED.equals(name)) {
+            String queue = "";
+            for (JsonNode related : event.path("related")) {
+                if ("work-queue".equals(related.path("prefect.resource.role").asText())) {
+                    queue = related.path("prefect.resource.name").asText("");
+                }
+            }
+            onScheduled.accept(queue);
         }
     }
 
@@ -194,7 +224,7 @@ public final class CancellationFeed implements AutoCloseable {
         ObjectNode occurred = filter.putObject("occurred");
         occurred.put("since", PrefectClient.TIMESTAMP.format(since));
         occurred.put("until", PrefectClient.TIMESTAMP.format(clock.instant().plus(Duration.ofDays(365))));
-        filter.putObject("event").putArray("name").add(EVENT);
+        filter.putObject("event").putArray("name").add(CANCELLING).add(SCHEDULED);
         filter.putObject("any_resource").putArray("id").add("prefect.work-pool." + workPoolId);
         return msg;
     }

@@ -64,6 +64,12 @@ final class ConfigurationBuilder {
 
     PreparedRun build(FlowRun run, Deployment deployment, WorkPool pool)
             throws SubmissionException, ApiException, InterruptedException {
+        return build(run, deployment, pool, PollReads.direct(prefect));
+    }
+
+    /** @param reads where the run's flow is read (shared by the runs of one poll) */
+    PreparedRun build(FlowRun run, Deployment deployment, WorkPool pool, PollReads reads)
+            throws SubmissionException, ApiException, InterruptedException {
         JsonNode template = pool.baseJobTemplate();
         try {
             validator.checkTemplate(template);
@@ -83,7 +89,7 @@ final class ConfigurationBuilder {
         } catch (TemplateException e) {
             throw new SubmissionException(e.getMessage());
         }
-        Flow flow = run.flowId() == null ? null : prefect.flow(run.flowId()).orElse(null);
+        Flow flow = run.flowId() == null ? null : reads.flow(run.flowId()).orElse(null);
         FlowRunInfo info = info(run, deployment, flow, pool);
         JobPreparation.prepare(configuration, info, inheritedEnvironment.get(), deployment, flow, run, Worker.PREFECT_VERSION);
         return new PreparedRun(info, configuration);

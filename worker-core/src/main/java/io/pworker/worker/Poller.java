@@ -67,11 +67,12 @@ final class Poller {
         }
         List<FlowRun> due = prefect.scheduledFlowRuns(options.pool(), queues, clock.instant().plus(prefetch));
         lastPolled = clock.instant();
+        PollReads reads = PollReads.forPoll(prefect);
         for (FlowRun run : due) {
             if (stopping.getAsBoolean()) {
                 return;
             }
-            if (runs.startNew(run, snapshot.get()) == Runs.Start.NO_SLOT) {
+            if (runs.startNew(run, snapshot.get(), reads) == Runs.Start.NO_SLOT) {
                 log.debug("Flow run limit reached; {} flow runs in progress.", runs.size());
                 return;
             }

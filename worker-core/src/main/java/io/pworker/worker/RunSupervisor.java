@@ -101,21 +101,21 @@ final class RunSupervisor {
 
     // ------------------------------------------------------------------ entry points (owner thread)
 
-    /** A run found by a poll: claim it, launch it, watch it, report it. */
-    void runNew(FlowRun run, WorkPool pool) {
+    /** A run found by a poll: claim it, launch it, watch it, report it; {@code reads} are the poll's. */
+    void runNew(FlowRun run, WorkPool pool, PollReads reads) {
         owner = Thread.currentThread();
         io.pworker.logging.LogFields.run(flowRunId);
         boolean claimed = false;
         try {
             enter(Stage.CLAIMING);
-            Optional<Submission.Claimed> claim = services.submission().claim(run, rlog, this::stopPending);
+            Optional<Submission.Claimed> claim = services.submission().claim(run, reads, rlog, this::stopPending);
             if (claim.isEmpty()) {
                 enter(Stage.DONE);
                 return;
             }
             claimed = true;
             WorkerMetrics.get().runClaimed(services.type());
-            Verdict failed = prepare(run, claim.get().deployment(), pool, true);
+            Verdict failed = prepare(run, claim.get().deployment(), pool, true, reads);
             if (failed != null) {
                 finish(failed, null);
             } else {
@@ -149,7 +149,8 @@ final class RunSupervisor {
                 }
                 case Recovery.Settle settle -> finish(settle.verdict(), null);
                 case Recovery.Submit submit -> {
-                    Verdict failed = prepare(submit.run(), submit.deployment(), submit.pool(), false);
+                    Verdict failed = prepare(submit.run(), submit.deployment(), submit.pool(), false,
+                            PollReads.direct(services.prefect()));
                     if (failed != null) {
                         finish(failed, null);
                     } else {
@@ -187,7 +188,8 @@ final class RunSupervisor {
     // ------------------------------------------------------------------ submission
 
     /** Records the claim, builds the configuration and announces the submission; a verdict when that fails. */
-    private Verdict prepare(FlowRun run, Deployment deployment, WorkPool pool, boolean fresh) throws InterruptedException {
+    private Verdict prepare(FlowRun run, Deployment deployment, WorkPool pool, boolean fresh, PollReads reads)
+            throws InterruptedException {
         enter(Stage.PREPARING);
         try {
             if (fresh) {
@@ -197,7 +199,7 @@ final class RunSupervisor {
                         services.clock().instant());
                 lease.write(record);
             }
-            ConfigurationBuilder.PreparedRun prepared = services.configurations().build(run, deployment, pool);
+            ConfigurationBuilder.PreparedRun prepared = services.configurations().build(run, deployment, pool, reads);
             info = prepared.info();
             configuration = prepared.configuration();
             submittedEventId = services.submission().announce(prepared, pool, rlog);
@@ -263,7 +265,7 @@ final class RunSupervisor {
 
     private void setInfrastructurePid() throws InterruptedException {
         try {
-            services.prefect().client().setInfrastructurePid(flowRunId, handle.infrastructurePid());
+            services.submission().setInfrastructurePid(flowRunId, handle.infrastructurePid());
         } catch (ApiException e) {
             rlog.warn("An error occurred while setting the infrastructure_pid on flow run '" + flowRunId
                     + "'; the flow run will not be cancellable: " + e.getMessage());

@@ -39,8 +39,8 @@ final class Runs {
         this.slots = slots;
     }
 
-    /** Starts supervising a run found by a poll, when a slot is free. */
-    Start startNew(FlowRun run, WorkPool pool) {
+    /** Starts supervising a run found by a poll, when a slot is free; {@code reads} are that poll's. */
+    Start startNew(FlowRun run, WorkPool pool, PollReads reads) {
         RunSupervisor supervisor = new RunSupervisor(run.id(), services);
         synchronized (this) {
             if (active.containsKey(run.id())) {
@@ -51,7 +51,7 @@ final class Runs {
             }
             active.put(run.id(), supervisor);
         }
-        spawn(supervisor, () -> supervisor.runNew(run, pool));
+        spawn(supervisor, () -> supervisor.runNew(run, pool, reads));
         return Start.STARTED;
     }
 

@@ -23,16 +23,24 @@ final class ServiceLoop {
     }
 
     static Thread start(String what, Duration interval, boolean sleepFirst, BooleanSupplier stopping, Body body) {
-        return Thread.ofVirtual().name("pworker-" + what).start(() -> run(what, interval, sleepFirst, stopping, body));
+        return start(what, interval, sleepFirst, stopping, null, body);
     }
 
-    private static void run(String what, Duration interval, boolean sleepFirst, BooleanSupplier stopping, Body body) {
+    /** @param wake ends a sleep early (the poll loop, on scheduled-run events); null when nothing may */
+    static Thread start(String what, Duration interval, boolean sleepFirst, BooleanSupplier stopping, PollWake wake,
+            Body body) {
+        return Thread.ofVirtual().name("pworker-" + what).start(() -> run(what, interval, sleepFirst, stopping, wake, body));
+    }
+
+    private static void run(String what, Duration interval, boolean sleepFirst, BooleanSupplier stopping, PollWake wake,
+            Body body) {
         int failures = 0;
         try {
             if (sleepFirst) {
                 Thread.sleep(Jitter.around(interval));
             }
             while (!stopping.getAsBoolean()) {
+                long started = System.nanoTime();
                 try {
                     body.run();
                     if (failures >= 3) {
@@ -54,7 +62,11 @@ final class ServiceLoop {
                     failures++;
                     log.error("Unexpected error in the {} loop; it goes on", what, e);
                 }
-                Thread.sleep(Jitter.around(interval));
+                if (wake == null) {
+                    Thread.sleep(Jitter.around(interval));
+                } else {
+                    wake.sleep(Jitter.around(interval), started);
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -41,9 +41,12 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>{@link PoolSync} on the sync loop: pool snapshot and heartbeat; after each sync the {@link Reconciler}
  *       takes over runs left in the state directory and releases orphaned infrastructure;</li>
- *   <li>{@link Poller} on the poll loop: finds scheduled runs and hands each to {@link Runs};</li>
+ *   <li>{@link Poller} on the poll loop: finds scheduled runs and hands each to {@link Runs}; the loop polls
+ *       every poll interval, and at once (through {@link PollWake}) when the pool's scheduled-run events say
+ *       there is work;</li>
  *   <li>one {@link RunSupervisor} per flow run on its own virtual thread: claim, launch, watch, cancel, report;</li>
- *   <li>{@link CancellationFeed}, {@link EventEmitter} and {@link LogShipper}, each on its own thread.</li>
+ *   <li>{@link CancellationFeed} (cancellations and scheduled-run events), {@link EventEmitter} and
+ *       {@link LogShipper}, each on its own thread.</li>
  * </ul>
  */
 public final class Worker implements AutoCloseable {
@@ -67,6 +70,7 @@ public final class Worker implements AutoCloseable {
     private final LogShipper logs;
     private final RunEvents events;
     private final PoolSync poolSync;
+    private final PollWake pollWake = new PollWake();
     private final AtomicBoolean stopRequested = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile boolean stopping;
@@ -282,7 +286,8 @@ public final class Worker implements AutoCloseable {
             LoopBeat pollBeat = new LoopBeat("poll", settings.querySeconds(), allowance, clock);
             syncThread = ServiceLoop.start("sync", settings.heartbeatSeconds(), true, () -> stopping,
                     syncBeat.around(this::syncAndReconcile));
-            pollThread = ServiceLoop.start("poll", settings.querySeconds(), false, () -> stopping, pollBeat.around(poller::poll));
+            pollThread = ServiceLoop.start("poll", settings.querySeconds(), false, () -> stopping, pollWake,
+                    pollBeat.around(poller::poll));
             systemd = ServiceNotifications.start(io.pworker.systemd.SystemdNotifier.fromEnvironment(environment),
                     new ServiceNotifications.Summary(options.pool(), type, options.limit(), () -> runs.size(),
                             this::lastPolled, settings.querySeconds()), List.of(syncBeat, pollBeat), clock);
@@ -306,7 +311,15 @@ public final class Worker implements AutoCloseable {
         }
         Duration interval = settings.explicit().containsKey("PREFECT_WORKER_CANCELLATION_POLL_SECONDS")
                 ? settings.cancellationPollSeconds() : settings.querySeconds();
-        cancellations = new CancellationFeed(client, poolId, runs::ids, runs::cancel, interval, clock);
+        cancellations = new CancellationFeed(client, poolId, runs::ids, runs::cancel, this::scheduled, interval, clock);
+    }
+
+    /** A run was scheduled in the pool: poll now rather than at the next tick, unless it is for a queue not served. */
+    private void scheduled(String queue) {
+        List<String> served = options.workQueues();
+        if (served.isEmpty() || queue.isEmpty() || served.contains(queue)) {
+            pollWake.wake();
+        }
     }
 
     /** A worker setting from its environment, else from its settings (where tests and embedders put them). */

@@ -313,9 +313,22 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
         return createFlowRun(deploymentId, jobVariables, Instant.now(), null);
     }
 
-    /** A SCHEDULED run of the deployment, due at {@code scheduledTime}, in {@code queueName} or the deployment's queue. */
-    public synchronized String createFlowRun(String deploymentId, JsonNode jobVariables, Instant scheduledTime,
-            String queueName) {
+    /**
+     * A SCHEDULED run of the deployment, due at {@code scheduledTime}, in {@code queueName} or the deployment's queue.
+     * Subscribers to {@code /events/out} get its {@code prefect.flow-run.Scheduled} event, as from a real server.
+     */
+    public String createFlowRun(String deploymentId, JsonNode jobVariables, Instant scheduledTime, String queueName) {
+        ObjectNode event;
+        String id;
+        synchronized (this) {
+            id = insertFlowRun(deploymentId, jobVariables, scheduledTime, queueName);
+            event = stateEvent(runs.get(id));
+        }
+        publish(event);
+        return id;
+    }
+
+    private String insertFlowRun(String deploymentId, JsonNode jobVariables, Instant scheduledTime, String queueName) {
         ObjectNode d = deployments.get(deploymentId);
         if (d == null) {
             throw new IllegalArgumentException("no deployment " + deploymentId);
@@ -508,7 +521,7 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
         synchronized (this) {
             ObjectNode r = runs.get(runId);
             applyState(r, type, name, null, null);
-            event = type.equals("CANCELLING") ? cancellingEvent(r) : null;
+            event = type.equals("CANCELLING") || type.equals("SCHEDULED") ? stateEvent(r) : null;
         }
         if (event != null) {
             publish(event);
@@ -947,7 +960,7 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
                 result = orchestration("ACCEPT", r, "accept_details", null);
             }
             if (result.path("status").asText().equals("ACCEPT") && type.equals("CANCELLING")) {
-                event = cancellingEvent(r);
+                event = stateEvent(r);
             }
         }
         if (event != null) {
@@ -1025,15 +1038,20 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
         }
     }
 
-    private ObjectNode cancellingEvent(ObjectNode r) {
+    /**
+     * The event a real server (3.4.25 and 3.8.3 alike) publishes when the run enters its current state: named
+     * after the state, the run as resource, its flow, deployment, queue and pool as related resources.
+     */
+    private ObjectNode stateEvent(ObjectNode r) {
         ObjectNode e = F.objectNode();
+        String stateName = r.path("state").path("name").asText();
         e.put("occurred", TS.format(Instant.now()));
-        e.put("event", "prefect.flow-run.Cancelling");
+        e.put("event", "prefect.flow-run." + stateName);
         ObjectNode res = e.putObject("resource");
         res.put("prefect.resource.id", "prefect.flow-run." + r.get("id").asText());
         res.put("prefect.resource.name", r.path("name").asText());
-        res.put("prefect.state-name", "Cancelling");
-        res.put("prefect.state-type", "CANCELLING");
+        res.put("prefect.state-name", stateName);
+        res.put("prefect.state-type", r.path("state").path("type").asText());
         ArrayNode related = e.putArray("related");
         related.addObject().put("prefect.resource.id", "prefect.flow." + r.path("flow_id").asText())
                 .put("prefect.resource.role", "flow");
@@ -1042,10 +1060,11 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
                     .put("prefect.resource.role", "deployment");
         }
         related.addObject().put("prefect.resource.id", "prefect.work-queue." + r.path("work_queue_id").asText())
-                .put("prefect.resource.role", "work-queue");
+                .put("prefect.resource.role", "work-queue").put("prefect.resource.name", r.path("work_queue_name").asText());
         related.addObject().put("prefect.resource.id", "prefect.work-pool." + r.path("work_pool_id").asText())
                 .put("prefect.resource.role", "work-pool").put("prefect.resource.name", r.path("work_pool_name").asText());
-        e.putObject("payload");
+        ObjectNode payload = e.putObject("payload");
+        payload.putObject("validated_state").put("type", r.path("state").path("type").asText()).put("name", stateName);
         e.put("id", uuid());
         e.putNull("follows");
         e.put("received", TS.format(Instant.now()));
