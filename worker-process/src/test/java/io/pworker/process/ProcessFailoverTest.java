@@ -77,15 +77,19 @@ class ProcessFailoverTest {
         String dep = prefect.createDeployment(flowId, "count", "pool", JSON.readTree("{\"stream_output\": false, "
                 + "\"command\": " + JSON.writeValueAsString("sh -c 'echo $PREFECT__FLOW_RUN_ID >> " + launches
                 + "; sleep 2'") + "}"));
+        // w1 alone first, so that it surely holds runs when it dies: whichever worker polls first after runs
+        // appear claims all of them, and a second worker starting at the same moment may win every time
         WorkerProcess w1 = worker("w1");
-        worker("w2");
         for (int i = 0; i < RUNS; i++) {
             runs.add(prefect.createFlowRun(dep, "{}"));
+            if (i == 9) {
+                await(WAIT, () -> launchedBy("w1") >= 1, "w1 launched a run");
+                worker("w2");
+            }
             if (i % 10 == 9) {
                 Thread.sleep(400);
             }
             if (i == 30) {
-                await(WAIT, () -> launchedBy("w1") >= 1, "w1 launched a run");
                 w1.kill();
             }
         }
