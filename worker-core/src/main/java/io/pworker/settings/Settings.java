@@ -22,7 +22,8 @@ import java.util.TreeMap;
  * and reported in {@link #warnings()}, for the caller to log once.
  *
  * <p>{@link #explicit()} keeps every {@code PREFECT_*} setting that was set in the environment or the profile:
- * Prefect forwards exactly those to flow-run infrastructure (worker-spec §2.6).
+ * Prefect forwards exactly those to flow-run infrastructure (worker-spec §2.6). {@link #own()} keeps the
+ * {@code PWORKER_*} settings given, which are never forwarded.
  */
 public record Settings(
         URI apiUrl,
@@ -45,9 +46,9 @@ public record Settings(
         boolean serverVersionCheckEnabled,
         Duration cancellationPollSeconds,
         Duration killGracePeriod,
-        Path stateDirectory,
         String loggingLevel,
         Map<String, String> explicit,
+        Map<String, String> own,
         List<String> warnings) {
 
     public static final String DEFAULT_API_URL = "http://127.0.0.1:4200/api";
@@ -63,6 +64,7 @@ public record Settings(
     public Settings {
         customHeaders = Map.copyOf(customHeaders);
         explicit = Map.copyOf(explicit);
+        own = Map.copyOf(own);
         warnings = List.copyOf(warnings);
     }
 
@@ -86,7 +88,7 @@ public record Settings(
         return new Settings(apiUrl, apiKey, apiAuthString, querySeconds, seconds, heartbeatSeconds, webserverHost,
                 webserverPort, tlsInsecureSkipVerify, sslCertFile, customHeaders, maxRetries, requestTimeout,
                 cloudApiUrl, loggingToApiEnabled, logBatchInterval, csrfSupportEnabled, serverVersionCheckEnabled,
-                cancellationPollSeconds, killGracePeriod, stateDirectory, loggingLevel, explicit, warnings);
+                cancellationPollSeconds, killGracePeriod, loggingLevel, explicit, own, warnings);
     }
 
     /** Loads settings from an environment map (normally {@link System#getenv()}) and the active profile. */
@@ -128,9 +130,12 @@ public record Settings(
             throw new SettingsException("PREFECT_API_URL '" + url + "' is not a valid http(s) URL: " + e.getMessage());
         }
         Map<String, String> explicit = new LinkedHashMap<>();
+        Map<String, String> own = new LinkedHashMap<>();
         values.forEach((k, v) -> {
             if (k.startsWith("PREFECT_")) {
                 explicit.put(k, v);
+            } else if (k.startsWith("PWORKER_")) {
+                own.put(k, v);
             }
         });
         boolean insecure = r.bool("PREFECT_API_TLS_INSECURE_SKIP_VERIFY", false);
@@ -164,9 +169,9 @@ public record Settings(
                 r.bool("PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED", true),
                 r.interval("PREFECT_WORKER_CANCELLATION_POLL_SECONDS", 120),
                 r.seconds("PWORKER_KILL_GRACE_SECONDS", 30),
-                r.path("PWORKER_STATE_DIR"),
                 r.loggingLevel("PREFECT_LOGGING_LEVEL"),
                 explicit,
+                own,
                 warnings);
     }
 

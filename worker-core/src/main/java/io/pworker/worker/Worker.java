@@ -323,12 +323,13 @@ public final class Worker implements AutoCloseable {
     }
 
     /** A worker setting from its environment, else from its settings (where tests and embedders put them). */
+    /** A setting by name: the worker's environment first, then the loaded settings (Prefect's, then pworker's own). */
     private String setting(String key) {
         String value = environment.get(key);
-        if (value == null && "PWORKER_STATE_DIR".equals(key) && settings.stateDirectory() != null) {
-            return settings.stateDirectory().toString();
+        if (value == null) {
+            value = settings.explicit().get(key);
         }
-        return value != null ? value : settings.explicit().get(key);
+        return value != null ? value : settings.own().get(key);
     }
 
     /** Prefect settings set for this worker, forwarded to flow runs (worker-spec §2.6 step 1). */
