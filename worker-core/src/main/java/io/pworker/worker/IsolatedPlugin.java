@@ -54,6 +54,13 @@ final class IsolatedPlugin implements InfrastructurePlugin {
     }
 
     @Override
+    public java.util.Optional<ObjectNode> preview(LaunchRequest request) throws LaunchException {
+        try (Context ignored = enter()) {
+            return plugin.preview(request);
+        }
+    }
+
+    @Override
     public Capabilities capabilities() {
         return plugin.capabilities();
     }

@@ -47,6 +47,21 @@ public interface InfrastructurePlugin {
         }
     }
 
+    /**
+     * What a launch of {@code request} would ask the backend to create, in the backend's own shapes (the Kubernetes
+     * Job manifest, the ECS task definition and RunTask request, a container's create spec, a process's command
+     * line and environment), for {@code pworker render}. Must be built by the same code the launcher uses to
+     * build its request, and must not touch the backend, the network or the file system: values a launch only
+     * learns from the backend (a default VPC's subnets, an image's digest) appear as a short placeholder text that
+     * says so. Empty when the type has nothing to show beyond its job configuration.
+     *
+     * @throws LaunchException when a launch of this configuration would fail before reaching the backend, with
+     *     the message the launch would give
+     */
+    default java.util.Optional<ObjectNode> preview(LaunchRequest request) throws LaunchException {
+        return java.util.Optional.empty();
+    }
+
     /** What the core may ask of this type's launcher; constant for a plugin. */
     Capabilities capabilities();
 
