@@ -1,5 +1,6 @@
 package io.pworker.ecs;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.Discovered;
 import io.pworker.spi.InfrastructureException;
@@ -277,8 +278,8 @@ final class EcsLauncher implements InfrastructureLauncher {
         PollerKey key = new PollerKey(settings, pid.cluster());
         knownClusters.add(key);
         ClusterPoller poller = pollers.computeIfAbsent(key,
-                k -> new ClusterPoller(aws.ecs, k.cluster(), pollInterval, GIVE_UP_AFTER, context.clock()));
-        return poller.watch(pid.taskArn(), container(handle, configuration), sink);
+                k -> new ClusterPoller(aws, k.cluster(), pollInterval, GIVE_UP_AFTER, context.clock()));
+        return poller.watch(pid.taskArn(), container(handle, configuration), sink, startTimeout(configuration));
     }
 
     @Override
@@ -444,6 +445,20 @@ final class EcsLauncher implements InfrastructureLauncher {
 
     private static AwsSettings settings(ObjectNode configuration) throws LaunchException {
         return configuration == null ? AwsSettings.DEFAULTS : AwsSettings.from(configuration.get("aws_credentials"));
+    }
+
+    /** {@code task_start_timeout_seconds}; null (no limit) when unset, zero or not a number. */
+    private static Duration startTimeout(ObjectNode configuration) {
+        JsonNode v = configuration == null ? null : configuration.get("task_start_timeout_seconds");
+        if (v == null || !(v.isNumber() || v.isTextual())) {
+            return null;
+        }
+        try {
+            double seconds = Double.parseDouble(v.asText().strip());
+            return seconds > 0 ? Duration.ofMillis(Math.round(seconds * 1000)) : null;
+        } catch (NumberFormatException e) {
+            return null;
+        }
     }
 
     private static String container(RunHandle handle, ObjectNode configuration) {

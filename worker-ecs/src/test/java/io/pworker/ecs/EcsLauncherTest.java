@@ -384,6 +384,69 @@ class EcsLauncherTest {
     }
 
     @Test
+    void theCloudWatchLogOfATaskThatFailedToStartReachesTheRunsLog_throughTheLocalAgentWrapper() throws Exception {
+        aws.runCommandsLocally = true;
+        FlowRunInfo run = EcsTestSupport.run(null);
+        ObjectNode c = config(run, Map.of("configure_cloudwatch_logs", true, "cloudwatch_logs_prefix", "pworker-test",
+                "execution_role_arn", "arn:aws:iam::123456789012:role/ecs-execution"));
+        aws.failNextTaskToStart("CannotStartContainerError: exec: \"prefect\": executable file not found");
+        RunHandle h = launch(run, c);
+        String taskId = EcsPid.of(h).taskArn().substring(EcsPid.of(h).taskArn().lastIndexOf('/') + 1);
+        // what the awslogs driver would have written before the container failed
+        try (var logs = EcsTestSupport.logs(aws)) {
+            try {
+                logs.createLogGroup(b -> b.logGroupName("prefect"));
+            } catch (software.amazon.awssdk.services.cloudwatchlogs.model.ResourceAlreadyExistsException exists) {
+                // made by another test
+            }
+            String stream = "pworker-test/prefect/" + taskId;
+            logs.createLogStream(b -> b.logGroupName("prefect").logStreamName(stream));
+            long now = System.currentTimeMillis();
+            logs.putLogEvents(b -> b.logGroupName("prefect").logStreamName(stream).logEvents(
+                    e -> e.timestamp(now).message("pip: resolving flows==1.0"),
+                    e -> e.timestamp(now + 1).message("ERROR: No matching distribution found for flows==1.0\n")));
+        }
+        List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+        assertThat(awaitTerminal(h, c, lines)).isInstanceOf(Phase.Gone.class);
+        assertThat(lines).containsSubsequence(
+                "All 2 lines of CloudWatch log stream pworker-test/prefect/" + taskId + " of group prefect:",
+                "pip: resolving flows==1.0", "ERROR: No matching distribution found for flows==1.0");
+        assertThat(aws.requests("DescribeTaskDefinition")).isNotEmpty();
+
+        // no stream at all: one line, and the run still ends
+        FlowRunInfo other = EcsTestSupport.run(null);
+        ObjectNode c2 = config(other, Map.of("configure_cloudwatch_logs", true, "cloudwatch_logs_prefix",
+                "pworker-test", "execution_role_arn", "arn:aws:iam::123456789012:role/ecs-execution"));
+        aws.failNextTaskToStart("CannotPullContainerError: no such image");
+        RunHandle h2 = launch(other, c2);
+        String id2 = EcsPid.of(h2).taskArn().substring(EcsPid.of(h2).taskArn().lastIndexOf('/') + 1);
+        List<String> lines2 = new java.util.concurrent.CopyOnWriteArrayList<>();
+        assertThat(awaitTerminal(h2, c2, lines2)).isInstanceOf(Phase.Gone.class);
+        assertThat(lines2).containsOnlyOnce("No CloudWatch log stream pworker-test/prefect/" + id2
+                + " of group prefect: the container wrote no log there");
+    }
+
+    @Test
+    void aTaskThatDoesNotStartInTimeIsStoppedAndItsRunEnds_throughTheLocalAgentWrapper() throws Exception {
+        aws.runCommandsLocally = true;
+        aws.pendingPolls = 100_000;
+        try {
+            FlowRunInfo run = EcsTestSupport.run(null);
+            ObjectNode c = config(run, Map.of("command", "sh -c 'sleep 30'", "task_start_timeout_seconds", 1));
+            RunHandle h = launch(run, c);
+            Phase end = awaitTerminal(h, c);
+            assertThat(end).isInstanceOf(Phase.Gone.class);
+            assertThat(((Phase.Gone) end).reason()).matches("ECS task did not start within 1 s "
+                    + "\\(task_start_timeout_seconds\\): it was still (PROVISIONING|PENDING), so the worker stopped it");
+            JsonNode stop = last("StopTask");
+            assertThat(stop.path("task").asText()).isEqualTo(EcsPid.of(h).taskArn());
+            assertThat(stop.path("reason").asText()).isEqualTo("Did not start within 1 s (task_start_timeout_seconds)");
+        } finally {
+            aws.pendingPolls = 0;
+        }
+    }
+
+    @Test
     void anAutoDeregisteredDefinitionIsDeregisteredOnceItsTaskStopped_throughTheLocalAgentWrapper() throws Exception {
         aws.runCommandsLocally = true;
         FlowRunInfo run = EcsTestSupport.run("d3333333-0000-0000-0000-000000000003");

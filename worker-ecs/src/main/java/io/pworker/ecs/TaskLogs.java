@@ -1,0 +1,91 @@
+package io.pworker.ecs;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.services.cloudwatchlogs.model.GetLogEventsResponse;
+import software.amazon.awssdk.services.cloudwatchlogs.model.OutputLogEvent;
+import software.amazon.awssdk.services.cloudwatchlogs.model.ResourceNotFoundException;
+import software.amazon.awssdk.services.ecs.model.ContainerDefinition;
+import software.amazon.awssdk.services.ecs.model.LogConfiguration;
+import software.amazon.awssdk.services.ecs.model.Task;
+import software.amazon.awssdk.services.ecs.model.TaskDefinition;
+
+/**
+ * The CloudWatch log of a crashed task's flow-run container, sent to the run's log as prefect-aws' observer does
+ * (up to 500 events from the start of the stream): when the flow never got to report, it is often the only trace
+ * of why. The container's awslogs options say where the stream is: {@code <awslogs-stream-prefix>/<container
+ * name>/<task id>} in {@code awslogs-group}, in {@code awslogs-region}. Reading it never fails the watch: a stream
+ * that cannot be read is one line saying so.
+ */
+final class TaskLogs {
+
+    static final int MAX_EVENTS = 500;
+
+    private final AwsClients aws;
+
+    TaskLogs(AwsClients aws) {
+        this.aws = aws;
+    }
+
+    /** Sends the log of {@code container} of the stopped {@code task} to {@code sink}, when it has an awslogs one. */
+    void forward(Task task, String container, Consumer<String> sink) {
+        ContainerDefinition definition;
+        try {
+            definition = containerDefinition(task, container).orElse(null);
+        } catch (SdkException e) {
+            sink.accept("Cannot read task definition " + task.taskDefinitionArn() + " to find the CloudWatch log of "
+                    + "container " + container + ": " + e.getMessage());
+            return;
+        }
+        LogConfiguration config = definition == null ? null : definition.logConfiguration();
+        if (config == null || !"awslogs".equals(config.logDriverAsString())) {
+            return;
+        }
+        container = definition.name();
+        Map<String, String> options = config.options();
+        String group = options.get("awslogs-group");
+        String prefix = options.get("awslogs-stream-prefix");
+        if (group == null || prefix == null) {
+            sink.accept("Container " + container + " logs to CloudWatch without an awslogs-group and "
+                    + "awslogs-stream-prefix, so its stream cannot be found");
+            return;
+        }
+        String stream = prefix + "/" + container + "/" + task.taskArn().substring(task.taskArn().lastIndexOf('/') + 1);
+        String where = "CloudWatch log stream " + stream + " of group " + group;
+        GetLogEventsResponse response;
+        try {
+            response = aws.logs(options.get("awslogs-region")).getLogEvents(b -> b.logGroupName(group)
+                    .logStreamName(stream).startFromHead(true).limit(MAX_EVENTS));
+        } catch (ResourceNotFoundException e) {
+            sink.accept("No " + where + ": the container wrote no log there");
+            return;
+        } catch (SdkException e) {
+            sink.accept("Cannot read " + where + ": " + e.getMessage());
+            return;
+        }
+        List<OutputLogEvent> events = response.events();
+        if (events.isEmpty()) {
+            sink.accept(where + " is empty");
+            return;
+        }
+        sink.accept((events.size() == MAX_EVENTS ? "First " : "All ") + events.size() + " lines of " + where + ":");
+        for (OutputLogEvent event : events) {
+            sink.accept(event.message() == null ? "" : event.message().stripTrailing());
+        }
+    }
+
+    /** The flow-run container's definition, or the only container's when none has its name. */
+    private Optional<ContainerDefinition> containerDefinition(Task task, String container) {
+        if (task.taskDefinitionArn() == null) {
+            return Optional.empty();
+        }
+        TaskDefinition definition = aws.ecs.describeTaskDefinition(b -> b.taskDefinition(task.taskDefinitionArn()))
+                .taskDefinition();
+        List<ContainerDefinition> containers = definition.containerDefinitions();
+        return containers.stream().filter(c -> container.equals(c.name())).findFirst()
+                .or(() -> containers.size() == 1 ? Optional.of(containers.getFirst()) : Optional.empty());
+    }
+}
