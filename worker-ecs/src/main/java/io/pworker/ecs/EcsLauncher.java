@@ -152,7 +152,8 @@ final class EcsLauncher implements InfrastructureLauncher {
         } catch (AwsServiceException e) {
             throw EcsErrors.friendly("Starting the ECS task", e);
         } catch (SdkClientException e) {
-            throw new LaunchException("cannot call AWS ECS in region " + aws.region + " (network or credentials): " + e.getMessage(), e);
+            throw new LaunchException("cannot call AWS ECS in region " + aws.region + " (network or credentials): "
+                    + e.getMessage(), e);
         }
     }
 
