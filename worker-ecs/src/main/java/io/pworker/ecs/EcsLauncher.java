@@ -107,7 +107,7 @@ final class EcsLauncher implements InfrastructureLauncher {
         EcsJobConfiguration c = EcsJobConfiguration.from(request.configuration());
         AwsClients aws = clients(c.credentials());
         String cluster = c.effectiveCluster();
-        String startedBy = "pworker-" + request.run().id();
+        String startedBy = RunTaskRequests.startedBy(request.run().id());
         knownClusters.add(new PollerKey(c.credentials(), cluster));
         try {
             RunHandle adopted = interruptibly(() -> adopt(aws, c, startedBy, request));
@@ -117,11 +117,9 @@ final class EcsLauncher implements InfrastructureLauncher {
             TaskDefinitionResolver.Definition definition =
                     interruptibly(() -> definitions.resolve(aws, c, request, defaultImage(request)));
             ObjectNode network = interruptibly(() -> network(aws, c, definition));
-            ObjectNode body = RunTaskRequests.build(c, definition.json(), definition.arn(), network,
-                    definition.registeredForRun());
             // the token makes the SDK's own retries of this one call idempotent; a later launch adopts instead
-            RunTaskRequest run = SdkJson.request(body, RunTaskRequest.serializableBuilderClass(), "task_run_request").build()
-                    .toBuilder().startedBy(startedBy).clientToken(UUID.randomUUID().toString()).build();
+            RunTaskRequest run = RunTaskRequests.request(c, definition.json(), definition.arn(), network,
+                    definition.registeredForRun(), startedBy, UUID.randomUUID().toString());
             Future<RunTaskResponse> running = calls.submit(() -> aws.ecs.runTask(run));
             RunTaskResponse response;
             try {
@@ -191,13 +189,11 @@ final class EcsLauncher implements InfrastructureLauncher {
     private static ObjectNode network(AwsClients aws, EcsJobConfiguration c,
             TaskDefinitionResolver.Definition definition)
             throws LaunchException {
-        if (!"awsvpc".equals(definition.json().path("networkMode").asText())
-                || c.taskRunRequest().hasNonNull("networkConfiguration")) {
-            return null;
-        }
-        return Values.dropEmpty(c.networkConfiguration()).isEmpty()
-                ? Networks.infer(aws.ec2, c.vpcId())
-                : Networks.custom(aws.ec2, c.vpcId(), c.networkConfiguration());
+        return switch (Networks.needed(c, definition.json())) {
+            case NONE -> null;
+            case INFERRED -> Networks.infer(aws.ec2, c.vpcId());
+            case CONFIGURED -> Networks.custom(aws.ec2, c.vpcId(), c.networkConfiguration());
+        };
     }
 
     /**
@@ -243,8 +239,13 @@ final class EcsLauncher implements InfrastructureLauncher {
     }
 
     private String defaultImage(LaunchRequest request) {
-        if (defaultImage != null && !defaultImage.isBlank()) {
-            return defaultImage;
+        return defaultImage(defaultImage, request);
+    }
+
+    /** The image of a container that names none: {@code PWORKER_ECS_DEFAULT_IMAGE}, else Prefect's of the run's version. */
+    static String defaultImage(String configured, LaunchRequest request) {
+        if (configured != null && !configured.isBlank()) {
+            return configured;
         }
         String version = request.configuration().path("labels").path("prefect.io/version").asText("");
         return "prefecthq/prefect:" + (version.matches("\\d+\\.\\d+\\.\\d+") ? version : "3") + "-python"

@@ -426,6 +426,37 @@ class EcsLauncherTest {
                 + " of group prefect: the container wrote no log there");
     }
 
+    /** The preview of pworker render is what the launch then sends, but for what only AWS knows at launch. */
+    @Test
+    void thePreviewIsWhatTheLaunchSends() throws Exception {
+        FlowRunInfo run = EcsTestSupport.run("d4444444-0000-0000-0000-000000000004");
+        ObjectNode c = config(run, Map.of("auto_deregister_task_definition", true, "configure_cloudwatch_logs", true,
+                "execution_role_arn", "arn:aws:iam::123456789012:role/ecs-execution", "task_role_arn",
+                "arn:aws:iam::123456789012:role/flows", "env", Map.of("EXTRA", "1"), "command", "python -m flows"));
+        ObjectNode preview = new EcsPlugin().preview(new LaunchRequest(run, c, log)).orElseThrow();
+        assertThat(aws.count("RunTask")).as("the preview calls nothing").isZero();
+        launch(run, c);
+        assertThat(preview.get("RegisterTaskDefinition")).isEqualTo(last("RegisterTaskDefinition"));
+        ObjectNode sent = last("RunTask").deepCopy();
+        JsonNode shown = preview.get("RunTask");
+        for (String placeholder : List.of("taskDefinition", "clientToken", "networkConfiguration")) {
+            assertThat(shown.path(placeholder).asText()).as(placeholder).startsWith("<").endsWith(">");
+            sent.set(placeholder, shown.get(placeholder));
+        }
+        assertThat(shown).isEqualTo(sent);
+        assertThat(shown.path("tags").toString()).contains(RunTaskRequests.DEREGISTER_TAG);
+
+        // a custom network is shown as it is sent; a bad configuration fails as the launch would
+        String vpc = ec2.describeVpcs(b -> b.filters(f -> f.name("isDefault").values("true"))).vpcs().getFirst().vpcId();
+        ObjectNode custom = config(run, Map.of("vpc_id", vpc, "network_configuration",
+                Map.of("subnets", List.of("subnet-1"), "assignPublicIp", "DISABLED")));
+        assertThat(new EcsPlugin().preview(new LaunchRequest(run, custom, log)).orElseThrow()
+                .at("/RunTask/networkConfiguration/awsvpcConfiguration/subnets/0").asText()).isEqualTo("subnet-1");
+        assertThatThrownBy(() -> new EcsPlugin().preview(new LaunchRequest(run, config(run,
+                Map.of("launch_type", "LAMBDA")), log))).isInstanceOf(LaunchException.class)
+                .hasMessageContaining("'launch_type': 'LAMBDA' is not one of");
+    }
+
     @Test
     void aTaskThatDoesNotStartInTimeIsStoppedAndItsRunEnds_throughTheLocalAgentWrapper() throws Exception {
         aws.runCommandsLocally = true;
