@@ -77,6 +77,8 @@ final class ClusterPoller implements AutoCloseable {
         final Instant since;
         private Phase last;
         private int misses;
+        /** A StopTask for the start timeout failed already (said once in the worker's log). */
+        private boolean stopFailed;
         /** The task's lastStatus when its last event was sent. */
         private String lastStatus;
 
@@ -203,8 +205,11 @@ final class ClusterPoller implements AutoCloseable {
                         .reason("Did not start within " + seconds + " s (task_start_timeout_seconds)"));
             }
         } catch (SdkException e) {
-            log.warn("Cannot stop ECS task {}, which did not start within {} s: {}", task.taskArn(), seconds,
-                    e.getMessage());
+            if (!s.stopFailed) {
+                s.stopFailed = true;
+                log.warn("Cannot stop ECS task {}, which did not start within {} s: {}; trying again at each poll",
+                        task.taskArn(), seconds, e.getMessage());
+            }
             return null;
         }
         return new Phase.Gone("ECS task did not start within " + seconds + " s (task_start_timeout_seconds): it "

@@ -10,7 +10,10 @@ import io.pworker.spi.LaunchRequest;
 import io.pworker.spi.PluginContext;
 import java.util.Optional;
 
-/** Type {@code ecs}: each flow run is an AWS ECS task. Nothing of the AWS SDK loads until {@link #create}. */
+/**
+ * Type {@code ecs}: each flow run is an AWS ECS task. Nothing of the AWS SDK loads until {@link #create} or
+ * {@link #preview}.
+ */
 public final class EcsPlugin implements InfrastructurePlugin {
 
     /** Tasks run on AWS whatever the worker does; StopTask stops them. */
