@@ -56,7 +56,7 @@ record AwsSettings(
         JsonNode verify = client.path("verify");
         boolean verifyTls = !(verify.isBoolean() && !verify.asBoolean());
         // prefect-aws: verify_cert_path wins over a path in verify (deprecated), and verify=false ignores both
-        String caBundle = text(client, "verify_cert_path");
+        String caBundle = text(client, "aws_client_parameters.verify_cert_path");
         if (caBundle == null && verify.isTextual() && !verify.asText().isBlank()) {
             caBundle = verify.asText();
         } else if (!verify.isMissingNode() && !verify.isNull() && !verify.isBoolean() && !verify.isTextual()) {
@@ -64,18 +64,19 @@ record AwsSettings(
                     + "expected true, false or the path of a CA bundle");
         }
         return new AwsSettings(key, secret, text(block, "aws_session_token"), text(block, "profile_name"),
-                text(block, "region_name"), text(client, "endpoint_url"), verifyTls, verifyTls ? caBundle : null,
+                text(block, "region_name"), text(client, "aws_client_parameters.endpoint_url"), verifyTls, verifyTls ? caBundle : null,
                 text(block, "assume_role_arn"), kwargs);
     }
 
-    private static String text(JsonNode node, String key) throws LaunchException {
-        JsonNode v = node.get(key);
+    /** @param path the key's path under {@code aws_credentials}; its last part is the key in {@code node} */
+    private static String text(JsonNode node, String path) throws LaunchException {
+        JsonNode v = node.get(path.substring(path.lastIndexOf('.') + 1));
         if (v == null || v.isNull() || (v.isTextual() && v.asText().isBlank())) {
             return null;
         }
         if (!v.isTextual()) {
             // never echo the value: it may be a secret
-            throw new LaunchException("invalid job configuration 'aws_credentials." + key + "': expected a string");
+            throw new LaunchException("invalid job configuration 'aws_credentials." + path + "': expected a string");
         }
         return v.asText();
     }

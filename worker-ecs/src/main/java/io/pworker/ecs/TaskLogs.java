@@ -1,5 +1,6 @@
 package io.pworker.ecs;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -23,6 +24,11 @@ import software.amazon.awssdk.services.ecs.model.TaskDefinition;
 final class TaskLogs {
 
     static final int MAX_EVENTS = 500;
+    /** A bound on what one crash adds to the run's log (an event may hold up to 256 KiB). */
+    static final int MAX_CHARACTERS = 64 * 1024;
+
+    /** The poll of the task's cluster waits for these calls: each is bounded tighter than the usual two minutes. */
+    private static final Duration CALL_TIMEOUT = Duration.ofSeconds(20);
 
     private final AwsClients aws;
 
@@ -58,7 +64,8 @@ final class TaskLogs {
         GetLogEventsResponse response;
         try {
             response = aws.logs(options.get("awslogs-region")).getLogEvents(b -> b.logGroupName(group)
-                    .logStreamName(stream).startFromHead(true).limit(MAX_EVENTS));
+                    .logStreamName(stream).startFromHead(true).limit(MAX_EVENTS)
+                    .overrideConfiguration(o -> o.apiCallTimeout(CALL_TIMEOUT)));
         } catch (ResourceNotFoundException e) {
             sink.accept("No " + where + ": the container wrote no log there");
             return;
@@ -72,8 +79,16 @@ final class TaskLogs {
             return;
         }
         sink.accept((events.size() == MAX_EVENTS ? "First " : "All ") + events.size() + " lines of " + where + ":");
-        for (OutputLogEvent event : events) {
-            sink.accept(event.message() == null ? "" : event.message().stripTrailing());
+        int left = MAX_CHARACTERS;
+        for (int i = 0; i < events.size(); i++) {
+            String line = events.get(i).message() == null ? "" : events.get(i).message().stripTrailing();
+            if (line.length() > left) {
+                sink.accept("… and " + (events.size() - i) + " more, not forwarded: the run's log takes at most "
+                        + MAX_CHARACTERS / 1024 + " KiB of a task's CloudWatch log");
+                return;
+            }
+            left -= line.length();
+            sink.accept(line);
         }
     }
 
@@ -82,8 +97,8 @@ final class TaskLogs {
         if (task.taskDefinitionArn() == null) {
             return Optional.empty();
         }
-        TaskDefinition definition = aws.ecs.describeTaskDefinition(b -> b.taskDefinition(task.taskDefinitionArn()))
-                .taskDefinition();
+        TaskDefinition definition = aws.ecs.describeTaskDefinition(b -> b.taskDefinition(task.taskDefinitionArn())
+                .overrideConfiguration(o -> o.apiCallTimeout(CALL_TIMEOUT))).taskDefinition();
         List<ContainerDefinition> containers = definition.containerDefinitions();
         return containers.stream().filter(c -> container.equals(c.name())).findFirst()
                 .or(() -> containers.size() == 1 ? Optional.of(containers.getFirst()) : Optional.empty());

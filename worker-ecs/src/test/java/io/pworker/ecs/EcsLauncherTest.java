@@ -404,13 +404,15 @@ class EcsLauncherTest {
             long now = System.currentTimeMillis();
             logs.putLogEvents(b -> b.logGroupName("prefect").logStreamName(stream).logEvents(
                     e -> e.timestamp(now).message("pip: resolving flows==1.0"),
-                    e -> e.timestamp(now + 1).message("ERROR: No matching distribution found for flows==1.0\n")));
+                    e -> e.timestamp(now + 1).message("ERROR: No matching distribution found for flows==1.0\n"),
+                    e -> e.timestamp(now + 2).message("x".repeat(TaskLogs.MAX_CHARACTERS))));
         }
         List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
         assertThat(awaitTerminal(h, c, lines)).isInstanceOf(Phase.Gone.class);
         assertThat(lines).containsSubsequence(
-                "All 2 lines of CloudWatch log stream pworker-test/prefect/" + taskId + " of group prefect:",
-                "pip: resolving flows==1.0", "ERROR: No matching distribution found for flows==1.0");
+                "All 3 lines of CloudWatch log stream pworker-test/prefect/" + taskId + " of group prefect:",
+                "pip: resolving flows==1.0", "ERROR: No matching distribution found for flows==1.0",
+                "… and 1 more, not forwarded: the run's log takes at most 64 KiB of a task's CloudWatch log");
         assertThat(aws.requests("DescribeTaskDefinition")).isNotEmpty();
 
         // no stream at all: one line, and the run still ends
