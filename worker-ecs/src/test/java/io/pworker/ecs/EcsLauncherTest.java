@@ -454,6 +454,15 @@ class EcsLauncherTest {
                 Map.of("subnets", List.of("subnet-1"), "assignPublicIp", "DISABLED")));
         assertThat(new EcsPlugin().preview(new LaunchRequest(run, custom, log)).orElseThrow()
                 .at("/RunTask/networkConfiguration/awsvpcConfiguration/subnets/0").asText()).isEqualTo("subnet-1");
+        // a definition given by ARN is only described at launch
+        String arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/given:4";
+        int describedBefore = aws.count("DescribeTaskDefinition");
+        ObjectNode byArn = new EcsPlugin().preview(new LaunchRequest(run, config(run,
+                Map.of("task_definition_arn", arn)), log)).orElseThrow();
+        assertThat(byArn.path("RegisterTaskDefinition").asText()).startsWith("<none: the launch runs task definition "
+                + arn);
+        assertThat(byArn.at("/RunTask/taskDefinition").asText()).isEqualTo(arn);
+        assertThat(aws.count("DescribeTaskDefinition")).as("the preview calls nothing").isEqualTo(describedBefore);
         assertThatThrownBy(() -> new EcsPlugin().preview(new LaunchRequest(run, config(run,
                 Map.of("launch_type", "LAMBDA")), log))).isInstanceOf(LaunchException.class)
                 .hasMessageContaining("'launch_type': 'LAMBDA' is not one of");
