@@ -166,7 +166,8 @@ final class ClusterPoller implements AutoCloseable {
                             // before the phase: the core may drop lines logged after a terminal one
                             TaskPhases.stopLines(task, phase).forEach(line -> logLine(s, line));
                             if (crashed(phase)) {
-                                logs.forward(task, s.container, line -> logLine(s, line));
+                                phase = TaskLogs.withExcerpt(phase,
+                                        logs.forward(task, s.container, line -> logLine(s, line)));
                             }
                         }
                         if (phase != null) {

@@ -408,7 +408,12 @@ class EcsLauncherTest {
                     e -> e.timestamp(now + 2).message("x".repeat(TaskLogs.MAX_CHARACTERS))));
         }
         List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
-        assertThat(awaitTerminal(h, c, lines)).isInstanceOf(Phase.Gone.class);
+        Phase end = awaitTerminal(h, c, lines);
+        assertThat(end).isInstanceOf(Phase.Gone.class);
+        assertThat(((Phase.Gone) end).reason()).as("the crash message alone says why")
+                .startsWith("ECS task failed to start: CannotStartContainerError")
+                .endsWith(" Last lines of its CloudWatch log:\npip: resolving flows==1.0\nERROR: No matching "
+                        + "distribution found for flows==1.0");
         assertThat(lines).containsSubsequence(
                 "All 3 lines of CloudWatch log stream pworker-test/prefect/" + taskId + " of group prefect:",
                 "pip: resolving flows==1.0", "ERROR: No matching distribution found for flows==1.0",
