@@ -1,24 +1,13 @@
 package io.pworker.ecs;
 
 import io.pworker.spi.LaunchException;
-import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.GeneralSecurityException;
-import java.security.KeyStore;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
 import java.time.Duration;
-import java.util.Collection;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.TrustManagerFactory;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
@@ -29,8 +18,6 @@ import software.amazon.awssdk.core.client.config.ClientOverrideConfiguration;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.retry.RetryMode;
 import software.amazon.awssdk.http.SdkHttpClient;
-import software.amazon.awssdk.http.SdkHttpConfigurationOption;
-import software.amazon.awssdk.http.apache5.Apache5HttpClient;
 import software.amazon.awssdk.profiles.ProfileFile;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
@@ -40,7 +27,6 @@ import software.amazon.awssdk.services.ecs.EcsClient;
 import software.amazon.awssdk.services.sts.StsClient;
 import software.amazon.awssdk.services.sts.auth.StsAssumeRoleCredentialsProvider;
 import software.amazon.awssdk.services.sts.model.AssumeRoleRequest;
-import software.amazon.awssdk.utils.AttributeMap;
 import software.amazon.awssdk.utils.SdkAutoCloseable;
 
 /**
@@ -53,7 +39,6 @@ final class AwsClients implements AutoCloseable {
 
     static final Duration CALL_TIMEOUT = Duration.ofMinutes(2);
     private static final Duration ATTEMPT_TIMEOUT = Duration.ofSeconds(30);
-    private static final Logger log = LoggerFactory.getLogger(AwsClients.class);
 
     final EcsClient ecs;
     final Ec2Client ec2;
@@ -101,7 +86,7 @@ final class AwsClients implements AutoCloseable {
                         + settings.endpointUrl() + "': expected a URL such as https://ecs.us-east-1.amazonaws.com");
             }
         }
-        SdkHttpClient http = httpClient(settings);
+        SdkHttpClient http = AwsHttp.client(settings, ATTEMPT_TIMEOUT);
         ClientOverrideConfiguration override = ClientOverrideConfiguration.builder()
                 .apiCallTimeout(CALL_TIMEOUT)
                 .apiCallAttemptTimeout(ATTEMPT_TIMEOUT)
@@ -140,55 +125,6 @@ final class AwsClients implements AutoCloseable {
             return b.build();
         };
         return new AwsClients(ecs.build(), ec2.build(), region, http, credentials, sts, newLogsClient);
-    }
-
-    /**
-     * The HTTP client: the JDK's trust store, or the CA bundle's certificates instead (as boto3 uses a
-     * {@code verify} path), or no certificate checks at all when {@code verify} is false.
-     */
-    static SdkHttpClient httpClient(AwsSettings settings) throws LaunchException {
-        Apache5HttpClient.Builder builder = Apache5HttpClient.builder()
-                .connectionTimeout(Duration.ofSeconds(10))
-                .socketTimeout(ATTEMPT_TIMEOUT)
-                .maxConnections(50);
-        if (!settings.verifyTls()) {
-            log.warn("aws_client_parameters.verify is false: the certificates of AWS endpoints are not checked "
-                    + "(verify_cert_path, if set, is ignored)");
-            return builder.buildWithDefaults(AttributeMap.builder()
-                    .put(SdkHttpConfigurationOption.TRUST_ALL_CERTIFICATES, true).build());
-        }
-        if (settings.caBundle() != null) {
-            TrustManager[] trust = trustManagers(settings.caBundle());
-            builder.tlsTrustManagersProvider(() -> trust);
-        }
-        return builder.build();
-    }
-
-    /** Trust managers that trust exactly the certificates of a PEM bundle. */
-    private static TrustManager[] trustManagers(String bundle) throws LaunchException {
-        String where = "aws_credentials.aws_client_parameters.verify_cert_path '" + bundle + "'";
-        Path path = Path.of(bundle);
-        if (!Files.isReadable(path)) {
-            throw new LaunchException(where + ": no such readable file");
-        }
-        try (InputStream in = Files.newInputStream(path)) {
-            Collection<? extends Certificate> certificates = CertificateFactory.getInstance("X.509")
-                    .generateCertificates(in);
-            if (certificates.isEmpty()) {
-                throw new LaunchException(where + ": no PEM certificate in it");
-            }
-            KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
-            store.load(null, null);
-            int i = 0;
-            for (Certificate c : certificates) {
-                store.setCertificateEntry("ca-" + i++, c);
-            }
-            TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            factory.init(store);
-            return factory.getTrustManagers();
-        } catch (IOException | GeneralSecurityException e) {
-            throw new LaunchException(where + ": not a PEM bundle of CA certificates (" + e.getMessage() + ")");
-        }
     }
 
     /** The region the settings or the environment name, or null to ask the SDK's default chain (no network). */
