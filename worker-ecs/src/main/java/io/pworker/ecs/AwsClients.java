@@ -2,8 +2,12 @@ package io.pworker.ecs;
 
 import io.pworker.spi.LaunchException;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
@@ -14,20 +18,20 @@ import software.amazon.awssdk.core.client.config.ClientOverrideConfiguration;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.retry.RetryMode;
 import software.amazon.awssdk.http.SdkHttpClient;
-import software.amazon.awssdk.http.SdkHttpConfigurationOption;
-import software.amazon.awssdk.http.apache5.Apache5HttpClient;
+import software.amazon.awssdk.profiles.ProfileFile;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
+import software.amazon.awssdk.services.cloudwatchlogs.CloudWatchLogsClient;
 import software.amazon.awssdk.services.ec2.Ec2Client;
 import software.amazon.awssdk.services.ecs.EcsClient;
 import software.amazon.awssdk.services.sts.StsClient;
 import software.amazon.awssdk.services.sts.auth.StsAssumeRoleCredentialsProvider;
 import software.amazon.awssdk.services.sts.model.AssumeRoleRequest;
-import software.amazon.awssdk.utils.AttributeMap;
 import software.amazon.awssdk.utils.SdkAutoCloseable;
 
 /**
- * The AWS clients one set of {@link AwsSettings} needs: ECS for tasks, EC2 for the default VPC's subnets. Retries,
+ * The AWS clients one set of {@link AwsSettings} needs: ECS for tasks, EC2 for the default VPC's subnets, CloudWatch
+ * Logs (per region, made on first use) for the log of a task that failed. All share one HTTP client. Retries,
  * backoff and credential refresh are the SDK's (standard retry mode: 3 attempts with jittered exponential backoff
  * on throttling, 5xx and I/O errors); every call is bounded by an overall timeout.
  */
@@ -42,20 +46,30 @@ final class AwsClients implements AutoCloseable {
     private final SdkHttpClient http;
     private final AwsCredentialsProvider credentials;
     private final StsClient sts;
+    private final Function<Region, CloudWatchLogsClient> newLogsClient;
+    private final Map<Region, CloudWatchLogsClient> logs = new ConcurrentHashMap<>();
 
     private AwsClients(EcsClient ecs, Ec2Client ec2, Region region, SdkHttpClient http,
-            AwsCredentialsProvider credentials, StsClient sts) {
+            AwsCredentialsProvider credentials, StsClient sts, Function<Region, CloudWatchLogsClient> newLogsClient) {
         this.ecs = ecs;
         this.ec2 = ec2;
         this.region = region;
         this.http = http;
         this.credentials = credentials;
         this.sts = sts;
+        this.newLogsClient = newLogsClient;
+    }
+
+    /** The CloudWatch Logs client of {@code region} (a task's awslogs-region), or of the clients' region if null. */
+    CloudWatchLogsClient logs(String region) {
+        return logs.computeIfAbsent(region == null || region.isBlank() ? this.region : Region.of(region),
+                newLogsClient);
     }
 
     /**
      * @param environment the worker's environment, for {@code AWS_REGION} / {@code AWS_DEFAULT_REGION}
-     * @throws LaunchException when no region can be found or the endpoint URL is not a URL
+     * @throws LaunchException when no region can be found, the endpoint URL is not a URL or the CA bundle is not
+     *     a readable PEM file
      */
     static AwsClients connect(AwsSettings settings, Map<String, String> environment) throws LaunchException {
         Region region = region(settings, environment);
@@ -72,20 +86,14 @@ final class AwsClients implements AutoCloseable {
                         + settings.endpointUrl() + "': expected a URL such as https://ecs.us-east-1.amazonaws.com");
             }
         }
-        Apache5HttpClient.Builder httpBuilder = Apache5HttpClient.builder()
-                .connectionTimeout(Duration.ofSeconds(10))
-                .socketTimeout(ATTEMPT_TIMEOUT)
-                .maxConnections(50);
-        SdkHttpClient http = settings.verifyTls() ? httpBuilder.build()
-                : httpBuilder.buildWithDefaults(AttributeMap.builder()
-                        .put(SdkHttpConfigurationOption.TRUST_ALL_CERTIFICATES, true).build());
+        SdkHttpClient http = AwsHttp.client(settings, ATTEMPT_TIMEOUT);
         ClientOverrideConfiguration override = ClientOverrideConfiguration.builder()
                 .apiCallTimeout(CALL_TIMEOUT)
                 .apiCallAttemptTimeout(ATTEMPT_TIMEOUT)
                 .retryStrategy(RetryMode.STANDARD)
                 .build();
 
-        AwsCredentialsProvider base = baseCredentials(settings);
+        AwsCredentialsProvider base = baseCredentials(settings, environment);
         AwsCredentialsProvider credentials = base;
         StsClient sts = null;
         if (settings.assumeRoleArn() != null) {
@@ -106,15 +114,34 @@ final class AwsClients implements AutoCloseable {
             ecs.endpointOverride(endpoint);
             ec2.endpointOverride(endpoint);
         }
-        return new AwsClients(ecs.build(), ec2.build(), region, http, credentials, sts);
+        AwsCredentialsProvider signer = credentials;
+        URI logsEndpoint = endpoint;
+        Function<Region, CloudWatchLogsClient> newLogsClient = r -> {
+            var b = CloudWatchLogsClient.builder().region(r).credentialsProvider(signer).httpClient(http)
+                    .overrideConfiguration(override);
+            if (logsEndpoint != null) {
+                b.endpointOverride(logsEndpoint);
+            }
+            return b.build();
+        };
+        return new AwsClients(ecs.build(), ec2.build(), region, http, credentials, sts, newLogsClient);
     }
 
-    private static Region region(AwsSettings settings, Map<String, String> environment) throws LaunchException {
+    /** The region the settings or the environment name, or null to ask the SDK's default chain (no network). */
+    static String configuredRegion(AwsSettings settings, Map<String, String> environment) {
         for (String candidate : new String[] {settings.region(), environment.get("AWS_REGION"),
                 environment.get("AWS_DEFAULT_REGION")}) {
             if (candidate != null && !candidate.isBlank()) {
-                return Region.of(candidate.strip());
+                return candidate.strip();
             }
+        }
+        return null;
+    }
+
+    private static Region region(AwsSettings settings, Map<String, String> environment) throws LaunchException {
+        String configured = configuredRegion(settings, environment);
+        if (configured != null) {
+            return Region.of(configured);
         }
         try {
             return DefaultAwsRegionProviderChain.builder().build().getRegion();
@@ -124,16 +151,40 @@ final class AwsClients implements AutoCloseable {
         }
     }
 
-    private static AwsCredentialsProvider baseCredentials(AwsSettings s) {
+    /**
+     * Keys, else the named profile (read from the files the worker's environment names, so that a profile using
+     * {@code sso_*} settings goes through the SDK's own SSO provider, which the sso and ssooidc modules bring),
+     * else the SDK's default chain.
+     */
+    static AwsCredentialsProvider baseCredentials(AwsSettings s, Map<String, String> environment) {
         if (s.accessKeyId() != null) {
             return StaticCredentialsProvider.create(s.sessionToken() != null
                     ? AwsSessionCredentials.create(s.accessKeyId(), s.secretAccessKey(), s.sessionToken())
                     : AwsBasicCredentials.create(s.accessKeyId(), s.secretAccessKey()));
         }
         if (s.profileName() != null) {
-            return ProfileCredentialsProvider.builder().profileName(s.profileName()).build();
+            return ProfileCredentialsProvider.builder().profileName(s.profileName())
+                    .profileFile(profiles(environment)).build();
         }
         return DefaultCredentialsProvider.builder().build();
+    }
+
+    /** The shared config and credentials files, where AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE put them. */
+    private static ProfileFile profiles(Map<String, String> environment) {
+        Path home = Path.of(System.getProperty("user.home"), ".aws");
+        ProfileFile.Aggregator all = ProfileFile.aggregator();
+        String config = environment.get("AWS_CONFIG_FILE");
+        String credentials = environment.get("AWS_SHARED_CREDENTIALS_FILE");
+        Path configFile = config != null && !config.isBlank() ? Path.of(config) : home.resolve("config");
+        Path credentialsFile = credentials != null && !credentials.isBlank() ? Path.of(credentials)
+                : home.resolve("credentials");
+        if (Files.isReadable(configFile)) {
+            all.addFile(ProfileFile.builder().content(configFile).type(ProfileFile.Type.CONFIGURATION).build());
+        }
+        if (Files.isReadable(credentialsFile)) {
+            all.addFile(ProfileFile.builder().content(credentialsFile).type(ProfileFile.Type.CREDENTIALS).build());
+        }
+        return all.build();
     }
 
     private static AssumeRoleRequest assumeRole(AwsSettings s) throws LaunchException {
@@ -158,6 +209,7 @@ final class AwsClients implements AutoCloseable {
     public void close() {
         ecs.close();
         ec2.close();
+        logs.values().forEach(CloudWatchLogsClient::close);
         if (credentials instanceof SdkAutoCloseable c) {
             c.close();
         }

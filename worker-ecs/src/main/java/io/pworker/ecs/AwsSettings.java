@@ -12,7 +12,10 @@ import java.util.Map;
  * so a record printed by accident leaks nothing.
  *
  * @param endpointUrl   {@code aws_client_parameters.endpoint_url}, for a VPC endpoint or a local fake such as moto
- * @param verifyTls     false when {@code aws_client_parameters.verify} is false
+ * @param verifyTls     false when {@code aws_client_parameters.verify} is false: any server certificate is trusted
+ * @param caBundle      a PEM file of the certificate authorities to trust instead of the JDK's
+ *                      ({@code aws_client_parameters.verify_cert_path}, or the deprecated path form of
+ *                      {@code verify}), or null; ignored when {@code verifyTls} is false, as boto3 ignores it
  * @param assumeRole    extra AssumeRole parameters ({@code RoleSessionName}, {@code DurationSeconds}, {@code ExternalId})
  */
 record AwsSettings(
@@ -23,10 +26,11 @@ record AwsSettings(
         String region,
         String endpointUrl,
         boolean verifyTls,
+        String caBundle,
         String assumeRoleArn,
         Map<String, String> assumeRole) {
 
-    static final AwsSettings DEFAULTS = new AwsSettings(null, null, null, null, null, null, true, null, Map.of());
+    static final AwsSettings DEFAULTS = new AwsSettings(null, null, null, null, null, null, true, null, null, Map.of());
 
     AwsSettings {
         assumeRole = Map.copyOf(assumeRole);
@@ -50,19 +54,29 @@ record AwsSettings(
         Map<String, String> kwargs = new LinkedHashMap<>();
         block.path("assume_role_kwargs").properties().forEach(e -> kwargs.put(e.getKey(), e.getValue().asText()));
         JsonNode verify = client.path("verify");
+        boolean verifyTls = !(verify.isBoolean() && !verify.asBoolean());
+        // prefect-aws: verify_cert_path wins over a path in verify (deprecated), and verify=false ignores both
+        String caBundle = text(client, "aws_client_parameters.verify_cert_path");
+        if (caBundle == null && verify.isTextual() && !verify.asText().isBlank()) {
+            caBundle = verify.asText();
+        } else if (!verify.isMissingNode() && !verify.isNull() && !verify.isBoolean() && !verify.isTextual()) {
+            throw new LaunchException("invalid job configuration 'aws_credentials.aws_client_parameters.verify': "
+                    + "expected true, false or the path of a CA bundle");
+        }
         return new AwsSettings(key, secret, text(block, "aws_session_token"), text(block, "profile_name"),
-                text(block, "region_name"), text(client, "endpoint_url"),
-                !(verify.isBoolean() && !verify.asBoolean()), text(block, "assume_role_arn"), kwargs);
+                text(block, "region_name"), text(client, "aws_client_parameters.endpoint_url"), verifyTls, verifyTls ? caBundle : null,
+                text(block, "assume_role_arn"), kwargs);
     }
 
-    private static String text(JsonNode node, String key) throws LaunchException {
-        JsonNode v = node.get(key);
+    /** @param path the key's path under {@code aws_credentials}; its last part is the key in {@code node} */
+    private static String text(JsonNode node, String path) throws LaunchException {
+        JsonNode v = node.get(path.substring(path.lastIndexOf('.') + 1));
         if (v == null || v.isNull() || (v.isTextual() && v.asText().isBlank())) {
             return null;
         }
         if (!v.isTextual()) {
             // never echo the value: it may be a secret
-            throw new LaunchException("invalid job configuration 'aws_credentials." + key + "': expected a string");
+            throw new LaunchException("invalid job configuration 'aws_credentials." + path + "': expected a string");
         }
         return v.asText();
     }
@@ -71,7 +85,7 @@ record AwsSettings(
     public String toString() {
         return "AwsSettings[accessKeyId=" + accessKeyId + ", secretAccessKey=" + (secretAccessKey == null ? null : "***")
                 + ", sessionToken=" + (sessionToken == null ? null : "***") + ", profileName=" + profileName
-                + ", region=" + region + ", endpointUrl=" + endpointUrl + ", verifyTls=" + verifyTls
+                + ", region=" + region + ", endpointUrl=" + endpointUrl + ", verifyTls=" + verifyTls + ", caBundle=" + caBundle
                 + ", assumeRoleArn=" + assumeRoleArn + ", assumeRole=" + assumeRole.keySet() + "]";
     }
 }

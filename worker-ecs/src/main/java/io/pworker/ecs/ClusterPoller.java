@@ -18,6 +18,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.ecs.EcsClient;
+import software.amazon.awssdk.services.ecs.model.DesiredStatus;
 import software.amazon.awssdk.services.ecs.model.DescribeTasksResponse;
 import software.amazon.awssdk.services.ecs.model.Task;
 
@@ -28,6 +29,10 @@ import software.amazon.awssdk.services.ecs.model.Task;
  * <p>A task ECS does not list three polls in a row is reported gone (right after RunTask a task may briefly be
  * unknown; a stopped task is forgotten by ECS after about an hour). When ECS cannot be asked at all, the poller
  * keeps trying and reports the tasks gone only after {@code giveUpAfter}.
+ *
+ * <p>A task that has not left PROVISIONING/PENDING within its run's start timeout (from its {@code createdAt}) is
+ * stopped and its run ends. A task that ends without an exit code, or with a non-zero one, has its flow container's
+ * CloudWatch log sent to the run's log before the end is reported.
  */
 final class ClusterPoller implements AutoCloseable {
 
@@ -36,6 +41,7 @@ final class ClusterPoller implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ClusterPoller.class);
 
     private final EcsClient ecs;
+    private final TaskLogs logs;
     private final String cluster;
     private final Duration interval;
     private final Duration giveUpAfter;
@@ -52,8 +58,9 @@ final class ClusterPoller implements AutoCloseable {
     private Instant failingSince;
 
     /** @param cluster the cluster name or ARN to describe tasks in, or null for the default cluster */
-    ClusterPoller(EcsClient ecs, String cluster, Duration interval, Duration giveUpAfter, Clock clock) {
-        this.ecs = ecs;
+    ClusterPoller(AwsClients aws, String cluster, Duration interval, Duration giveUpAfter, Clock clock) {
+        this.ecs = aws.ecs;
+        this.logs = new TaskLogs(aws);
         this.cluster = cluster;
         this.interval = interval;
         this.giveUpAfter = giveUpAfter;
@@ -65,15 +72,22 @@ final class ClusterPoller implements AutoCloseable {
         final String taskArn;
         final String container;
         final PhaseSink sink;
+        /** Null or zero: no limit. */
+        final Duration startTimeout;
+        final Instant since;
         private Phase last;
         private int misses;
+        /** A StopTask for the start timeout failed already (said once in the worker's log). */
+        private boolean stopFailed;
         /** The task's lastStatus when its last event was sent. */
         private String lastStatus;
 
-        private Subscription(String taskArn, String container, PhaseSink sink) {
+        private Subscription(String taskArn, String container, PhaseSink sink, Duration startTimeout) {
             this.taskArn = taskArn;
             this.container = container;
             this.sink = sink;
+            this.startTimeout = startTimeout;
+            this.since = clock.instant();
         }
 
         @Override
@@ -84,8 +98,9 @@ final class ClusterPoller implements AutoCloseable {
         }
     }
 
-    Watch watch(String taskArn, String container, PhaseSink sink) {
-        Subscription s = new Subscription(taskArn, container, sink);
+    /** @param startTimeout how long the task may take to start (from its creation), or null for no limit */
+    Watch watch(String taskArn, String container, PhaseSink sink, Duration startTimeout) {
+        Subscription s = new Subscription(taskArn, container, sink, startTimeout);
         synchronized (lock) {
             if (closed) {
                 throw new IllegalStateException("the ECS launcher is closed");
@@ -145,11 +160,19 @@ final class ClusterPoller implements AutoCloseable {
                         s.misses = 0;
                         Phase phase = TaskPhases.of(task, s.container);
                         event(s, task);
-                        if (phase.terminal() && !phase.equals(s.last)) {
+                        if (phase instanceof Phase.Pending && startTimedOut(s, task)) {
+                            phase = stopUnstarted(s, task);
+                        } else if (phase.terminal() && !phase.equals(s.last)) {
                             // before the phase: the core may drop lines logged after a terminal one
                             TaskPhases.stopLines(task, phase).forEach(line -> logLine(s, line));
+                            if (crashed(phase)) {
+                                phase = TaskLogs.withExcerpt(phase,
+                                        logs.forward(task, s.container, line -> logLine(s, line)));
+                            }
                         }
-                        deliver(s, phase);
+                        if (phase != null) {
+                            deliver(s, phase);
+                        }
                     } else if (++s.misses >= MISSES_BEFORE_GONE) {
                         deliver(s, new Phase.Gone("ECS no longer knows task " + arn + " in cluster "
                                 + (cluster == null ? "default" : cluster) + "; it was stopped long ago or deleted"));
@@ -157,6 +180,41 @@ final class ClusterPoller implements AutoCloseable {
                 }
             }
         }
+    }
+
+    private static boolean crashed(Phase phase) {
+        return phase instanceof Phase.Gone || (phase instanceof Phase.Exited e && e.status().code() != 0);
+    }
+
+    private boolean startTimedOut(Subscription s, Task task) {
+        if (s.startTimeout == null || s.startTimeout.isZero() || s.startTimeout.isNegative()) {
+            return false;
+        }
+        Instant created = task.createdAt() != null ? task.createdAt() : s.since;
+        return !clock.instant().isBefore(created.plus(s.startTimeout));
+    }
+
+    /**
+     * Stops a task that did not start in time, as prefect-aws did when its wait for RUNNING timed out; the phase
+     * that ends the run, or null to try again at the next poll when ECS cannot be asked to stop it.
+     */
+    private Phase stopUnstarted(Subscription s, Task task) {
+        long seconds = s.startTimeout.toSeconds();
+        try {
+            if (!DesiredStatus.STOPPED.toString().equals(task.desiredStatus())) {
+                ecs.stopTask(b -> b.cluster(cluster).task(task.taskArn())
+                        .reason("Did not start within " + seconds + " s (task_start_timeout_seconds)"));
+            }
+        } catch (SdkException e) {
+            if (!s.stopFailed) {
+                s.stopFailed = true;
+                log.warn("Cannot stop ECS task {}, which did not start within {} s: {}; trying again at each poll",
+                        task.taskArn(), seconds, e.getMessage());
+            }
+            return null;
+        }
+        return new Phase.Gone("ECS task did not start within " + seconds + " s (task_start_timeout_seconds): it "
+                + "was still " + task.lastStatus() + ", so the worker stopped it");
     }
 
     private void failed(List<String> batch, Map<String, List<Subscription>> byTask, SdkException e) {

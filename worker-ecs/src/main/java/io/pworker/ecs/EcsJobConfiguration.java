@@ -75,6 +75,11 @@ record EcsJobConfiguration(
             throw new LaunchException("invalid job configuration 'network_configuration': a custom network "
                     + "configuration needs 'vpc_id', the VPC its subnets belong to");
         }
+        JsonNode timeout = c.get("task_start_timeout_seconds");
+        if (timeout != null && !timeout.isNull() && !(timeout.isNumber() && timeout.asDouble() >= 0)) {
+            throw new LaunchException("invalid job configuration 'task_start_timeout_seconds': expected a number of "
+                    + "seconds (0 for no limit), got " + timeout);
+        }
         JsonNode launchType = runRequest.get("launchType");
         if (launchType != null && !launchType.isNull() && !LAUNCH_TYPES.contains(launchType.asText())) {
             throw new LaunchException("invalid job configuration 'launch_type': '" + launchType.asText()

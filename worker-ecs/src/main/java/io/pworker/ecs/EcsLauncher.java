@@ -1,5 +1,6 @@
 package io.pworker.ecs;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.Discovered;
 import io.pworker.spi.InfrastructureException;
@@ -106,7 +107,7 @@ final class EcsLauncher implements InfrastructureLauncher {
         EcsJobConfiguration c = EcsJobConfiguration.from(request.configuration());
         AwsClients aws = clients(c.credentials());
         String cluster = c.effectiveCluster();
-        String startedBy = "pworker-" + request.run().id();
+        String startedBy = RunTaskRequests.startedBy(request.run().id());
         knownClusters.add(new PollerKey(c.credentials(), cluster));
         try {
             RunHandle adopted = interruptibly(() -> adopt(aws, c, startedBy, request));
@@ -116,11 +117,9 @@ final class EcsLauncher implements InfrastructureLauncher {
             TaskDefinitionResolver.Definition definition =
                     interruptibly(() -> definitions.resolve(aws, c, request, defaultImage(request)));
             ObjectNode network = interruptibly(() -> network(aws, c, definition));
-            ObjectNode body = RunTaskRequests.build(c, definition.json(), definition.arn(), network,
-                    definition.registeredForRun());
             // the token makes the SDK's own retries of this one call idempotent; a later launch adopts instead
-            RunTaskRequest run = SdkJson.request(body, RunTaskRequest.serializableBuilderClass(), "task_run_request").build()
-                    .toBuilder().startedBy(startedBy).clientToken(UUID.randomUUID().toString()).build();
+            RunTaskRequest run = RunTaskRequests.request(c, definition.json(), definition.arn(), network,
+                    definition.registeredForRun(), startedBy, UUID.randomUUID().toString());
             Future<RunTaskResponse> running = calls.submit(() -> aws.ecs.runTask(run));
             RunTaskResponse response;
             try {
@@ -151,7 +150,8 @@ final class EcsLauncher implements InfrastructureLauncher {
         } catch (AwsServiceException e) {
             throw EcsErrors.friendly("Starting the ECS task", e);
         } catch (SdkClientException e) {
-            throw new LaunchException("cannot reach AWS ECS in region " + aws.region + ": " + e.getMessage(), e);
+            throw new LaunchException("cannot call AWS ECS in region " + aws.region + " (network or credentials): "
+                    + e.getMessage(), e);
         }
     }
 
@@ -189,13 +189,11 @@ final class EcsLauncher implements InfrastructureLauncher {
     private static ObjectNode network(AwsClients aws, EcsJobConfiguration c,
             TaskDefinitionResolver.Definition definition)
             throws LaunchException {
-        if (!"awsvpc".equals(definition.json().path("networkMode").asText())
-                || c.taskRunRequest().hasNonNull("networkConfiguration")) {
-            return null;
-        }
-        return Values.dropEmpty(c.networkConfiguration()).isEmpty()
-                ? Networks.infer(aws.ec2, c.vpcId())
-                : Networks.custom(aws.ec2, c.vpcId(), c.networkConfiguration());
+        return switch (Networks.needed(c, definition.json())) {
+            case NONE -> null;
+            case INFERRED -> Networks.infer(aws.ec2, c.vpcId());
+            case CONFIGURED -> Networks.custom(aws.ec2, c.vpcId(), c.networkConfiguration());
+        };
     }
 
     /**
@@ -241,8 +239,13 @@ final class EcsLauncher implements InfrastructureLauncher {
     }
 
     private String defaultImage(LaunchRequest request) {
-        if (defaultImage != null && !defaultImage.isBlank()) {
-            return defaultImage;
+        return defaultImage(defaultImage, request);
+    }
+
+    /** The image of a container that names none: {@code PWORKER_ECS_DEFAULT_IMAGE}, else Prefect's of the run's version. */
+    static String defaultImage(String configured, LaunchRequest request) {
+        if (configured != null && !configured.isBlank()) {
+            return configured;
         }
         String version = request.configuration().path("labels").path("prefect.io/version").asText("");
         return "prefecthq/prefect:" + (version.matches("\\d+\\.\\d+\\.\\d+") ? version : "3") + "-python"
@@ -277,8 +280,8 @@ final class EcsLauncher implements InfrastructureLauncher {
         PollerKey key = new PollerKey(settings, pid.cluster());
         knownClusters.add(key);
         ClusterPoller poller = pollers.computeIfAbsent(key,
-                k -> new ClusterPoller(aws.ecs, k.cluster(), pollInterval, GIVE_UP_AFTER, context.clock()));
-        return poller.watch(pid.taskArn(), container(handle, configuration), sink);
+                k -> new ClusterPoller(aws, k.cluster(), pollInterval, GIVE_UP_AFTER, context.clock()));
+        return poller.watch(pid.taskArn(), container(handle, configuration), sink, startTimeout(configuration));
     }
 
     @Override
@@ -444,6 +447,20 @@ final class EcsLauncher implements InfrastructureLauncher {
 
     private static AwsSettings settings(ObjectNode configuration) throws LaunchException {
         return configuration == null ? AwsSettings.DEFAULTS : AwsSettings.from(configuration.get("aws_credentials"));
+    }
+
+    /** {@code task_start_timeout_seconds}; null (no limit) when unset, zero or not a number. */
+    private static Duration startTimeout(ObjectNode configuration) {
+        JsonNode v = configuration == null ? null : configuration.get("task_start_timeout_seconds");
+        if (v == null || !(v.isNumber() || v.isTextual())) {
+            return null;
+        }
+        try {
+            double seconds = Double.parseDouble(v.asText().strip());
+            return seconds > 0 ? Duration.ofMillis(Math.round(seconds * 1000)) : null;
+        } catch (NumberFormatException e) {
+            return null;
+        }
     }
 
     private static String container(RunHandle handle, ObjectNode configuration) {

@@ -24,6 +24,24 @@ final class Networks {
     private Networks() {
     }
 
+    /** Where the network configuration of a RunTask request comes from. */
+    enum Source {
+        /** The definition does not use awsvpc, or the run request has its own network configuration. */
+        NONE,
+        /** All subnets of the default VPC, or of {@code vpc_id}: known only from EC2 at launch. */
+        INFERRED,
+        /** The job's {@code network_configuration}, once its subnets are checked against {@code vpc_id}. */
+        CONFIGURED
+    }
+
+    static Source needed(EcsJobConfiguration c, JsonNode taskDefinition) {
+        if (!"awsvpc".equals(taskDefinition.path("networkMode").asText())
+                || c.taskRunRequest().hasNonNull("networkConfiguration")) {
+            return Source.NONE;
+        }
+        return Values.dropEmpty(c.networkConfiguration()).isEmpty() ? Source.INFERRED : Source.CONFIGURED;
+    }
+
     /** {@code {"awsvpcConfiguration": {"subnets": [...], "assignPublicIp": "ENABLED", "securityGroups": []}}} */
     static ObjectNode infer(Ec2Client ec2, String vpcId) throws LaunchException {
         String vpc = vpc(ec2, vpcId);
@@ -49,6 +67,11 @@ final class Networks {
             throw new LaunchException("invalid job configuration 'network_configuration': subnets " + foreign
                     + " are not in VPC " + vpcId);
         }
+        return configured(awsvpcConfiguration);
+    }
+
+    /** {@code {"awsvpcConfiguration": <the job's network_configuration>}}, unchecked. */
+    static ObjectNode configured(ObjectNode awsvpcConfiguration) {
         ObjectNode out = JsonNodeFactory.instance.objectNode();
         out.set("awsvpcConfiguration", awsvpcConfiguration.deepCopy());
         return out;

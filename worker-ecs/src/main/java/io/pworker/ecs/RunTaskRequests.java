@@ -8,6 +8,7 @@ import io.pworker.spi.LaunchException;
 import io.pworker.spi.ShellWords;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import software.amazon.awssdk.services.ecs.model.RunTaskRequest;
 
 /**
  * The RunTask request of a flow run, as JSON in ECS's shape, made from the template's {@code task_run_request}
@@ -20,6 +21,24 @@ final class RunTaskRequests {
     static final String DEREGISTER_TAG = "prefect.io/degregister-task-definition";
 
     private RunTaskRequests() {
+    }
+
+    /**
+     * The RunTask request of a launch, as the SDK sends it.
+     *
+     * @param startedBy   what the task is started by, so that a repeated launch finds it
+     * @param clientToken makes the SDK's own retries of this one call idempotent
+     */
+    static RunTaskRequest request(EcsJobConfiguration c, JsonNode taskDefinition, String taskDefinitionArn,
+            ObjectNode network, boolean registeredForRun, String startedBy, String clientToken) throws LaunchException {
+        ObjectNode body = build(c, taskDefinition, taskDefinitionArn, network, registeredForRun);
+        return SdkJson.request(body, RunTaskRequest.serializableBuilderClass(), "task_run_request").build()
+                .toBuilder().startedBy(startedBy).clientToken(clientToken).build();
+    }
+
+    /** What a launch of {@code run} is started by (a launch repeated for the run finds its task by it). */
+    static String startedBy(String flowRunId) {
+        return "pworker-" + flowRunId;
     }
 
     /**

@@ -6,9 +6,20 @@ import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.LaunchException;
+import java.math.BigDecimal;
+import java.time.Instant;
 import java.util.List;
+import java.util.Map;
+import software.amazon.awssdk.core.SdkBytes;
+import software.amazon.awssdk.core.SdkField;
+import software.amazon.awssdk.core.SdkPojo;
+import software.amazon.awssdk.core.util.SdkAutoConstructList;
+import software.amazon.awssdk.core.util.SdkAutoConstructMap;
 import software.amazon.awssdk.services.ecs.model.TaskDefinition;
 
 /**
@@ -42,6 +53,41 @@ final class SdkJson {
             throw new LaunchException("invalid job configuration '" + key + where + "': a value has the wrong type ("
                     + e.getOriginalMessage().lines().findFirst().orElse("") + ")");
         }
+    }
+
+    /**
+     * A request (or any model object) as the JSON the SDK sends for it, walked through the model's own field
+     * metadata: wire names, unset fields left out, lists and maps set to empty kept, as the JSON marshaller does.
+     */
+    static ObjectNode wire(SdkPojo pojo) {
+        ObjectNode out = JsonNodeFactory.instance.objectNode();
+        for (SdkField<?> field : pojo.sdkFields()) {
+            Object value = field.getValueOrDefault(pojo);
+            if (value != null && !(value instanceof SdkAutoConstructList) && !(value instanceof SdkAutoConstructMap)) {
+                out.set(field.locationName(), wireValue(value));
+            }
+        }
+        return out;
+    }
+
+    private static JsonNode wireValue(Object value) {
+        JsonNodeFactory f = JsonNodeFactory.instance;
+        return switch (value) {
+            case SdkPojo pojo -> wire(pojo);
+            case List<?> list -> {
+                ArrayNode array = f.arrayNode();
+                list.forEach(v -> array.add(v == null ? f.nullNode() : wireValue(v)));
+                yield array;
+            }
+            case Map<?, ?> map -> {
+                ObjectNode object = f.objectNode();
+                map.forEach((k, v) -> object.set(String.valueOf(k), v == null ? f.nullNode() : wireValue(v)));
+                yield object;
+            }
+            case Instant instant -> f.numberNode(BigDecimal.valueOf(instant.toEpochMilli(), 3));
+            case SdkBytes bytes -> f.textNode(java.util.Base64.getEncoder().encodeToString(bytes.asByteArray()));
+            default -> JSON.valueToTree(value);
+        };
     }
 
     private static String path(JsonMappingException e, boolean withoutLast) {

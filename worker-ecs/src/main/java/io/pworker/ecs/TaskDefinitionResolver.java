@@ -46,8 +46,7 @@ final class TaskDefinitionResolver {
             TaskDefinitions.validate(json, launchType);
             return new Definition(existing.taskDefinitionArn(), json, false);
         }
-        ObjectNode desired = TaskDefinitions.build(c, request.run(), aws.region.id(), defaultImage);
-        TaskDefinitions.validate(desired, launchType);
+        ObjectNode desired = TaskDefinitions.desired(c, request.run(), aws.region.id(), defaultImage);
         ObjectNode wanted = TaskDefinitions.normalise(desired);
         Key key = new Key(c.credentials(), TaskDefinitions.deploymentOrFlow(request.run()));
         String cached = definitions.get(key);
@@ -64,8 +63,7 @@ final class TaskDefinitionResolver {
                 return new Definition(existing.taskDefinitionArn(), SdkJson.json(existing), false);
             }
         }
-        RegisterTaskDefinitionRequest register = SdkJson.request(desired,
-                RegisterTaskDefinitionRequest.serializableBuilderClass(), "task_definition").build();
+        RegisterTaskDefinitionRequest register = TaskDefinitions.registerRequest(desired);
         TaskDefinition registered;
         try {
             registered = aws.ecs.registerTaskDefinition(register).taskDefinition();

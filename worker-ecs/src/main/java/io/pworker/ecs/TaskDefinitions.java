@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
+import software.amazon.awssdk.services.ecs.model.RegisterTaskDefinitionRequest;
 
 /**
  * The task definition of a flow run, as JSON in the shape of ECS's RegisterTaskDefinition: built from the job
@@ -137,6 +138,20 @@ final class TaskDefinitions {
         secret(container, "PREFECT_API_KEY", c.apiKeySecretArn());
         secret(container, "PREFECT_API_AUTH_STRING", c.authStringSecretArn());
         return Values.dropEmpty(td);
+    }
+
+    /** The definition a launch registers, unless an equal one can be reused: built, then checked. */
+    static ObjectNode desired(EcsJobConfiguration c, FlowRunInfo run, String region, String defaultImage)
+            throws LaunchException {
+        ObjectNode desired = build(c, run, region, defaultImage);
+        validate(desired, launchType(c));
+        return desired;
+    }
+
+    /** The RegisterTaskDefinition request of a desired definition; an unknown field or a wrong type is named. */
+    static RegisterTaskDefinitionRequest registerRequest(ObjectNode desired) throws LaunchException {
+        return SdkJson.request(desired, RegisterTaskDefinitionRequest.serializableBuilderClass(), "task_definition")
+                .build();
     }
 
     /** Refuses a definition the run cannot use: no essential container, or one that cannot run on the launch type. */

@@ -107,6 +107,9 @@ class EcsJobConfigurationTest {
                 .hasMessageContaining("invalid job configuration 'cpu': expected a whole number");
         assertThatThrownBy(() -> parse(Map.of("aws_credentials", Map.of("aws_access_key_id", "AKID"))))
                 .hasMessageContaining("aws_access_key_id and aws_secret_access_key must be given together");
+        assertThatThrownBy(() -> parse(Map.of("task_start_timeout_seconds", "soon")))
+                .hasMessage("invalid job configuration 'task_start_timeout_seconds': expected a number of seconds (0 "
+                        + "for no limit), got \"soon\"");
         assertThatThrownBy(() -> parse(Map.of("aws_credentials", "my-block")))
                 .hasMessageContaining("'aws_credentials': expected an aws-credentials block");
         ObjectNode c = config(Map.of());

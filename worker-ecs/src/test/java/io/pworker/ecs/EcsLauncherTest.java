@@ -384,6 +384,116 @@ class EcsLauncherTest {
     }
 
     @Test
+    void theCloudWatchLogOfATaskThatFailedToStartReachesTheRunsLog_throughTheLocalAgentWrapper() throws Exception {
+        aws.runCommandsLocally = true;
+        FlowRunInfo run = EcsTestSupport.run(null);
+        ObjectNode c = config(run, Map.of("configure_cloudwatch_logs", true, "cloudwatch_logs_prefix", "pworker-test",
+                "execution_role_arn", "arn:aws:iam::123456789012:role/ecs-execution"));
+        aws.failNextTaskToStart("CannotStartContainerError: exec: \"prefect\": executable file not found");
+        RunHandle h = launch(run, c);
+        String taskId = EcsPid.of(h).taskArn().substring(EcsPid.of(h).taskArn().lastIndexOf('/') + 1);
+        // what the awslogs driver would have written before the container failed
+        try (var logs = EcsTestSupport.logs(aws)) {
+            try {
+                logs.createLogGroup(b -> b.logGroupName("prefect"));
+            } catch (software.amazon.awssdk.services.cloudwatchlogs.model.ResourceAlreadyExistsException exists) {
+                // made by another test
+            }
+            String stream = "pworker-test/prefect/" + taskId;
+            logs.createLogStream(b -> b.logGroupName("prefect").logStreamName(stream));
+            long now = System.currentTimeMillis();
+            logs.putLogEvents(b -> b.logGroupName("prefect").logStreamName(stream).logEvents(
+                    e -> e.timestamp(now).message("pip: resolving flows==1.0"),
+                    e -> e.timestamp(now + 1).message("ERROR: No matching distribution found for flows==1.0\n"),
+                    e -> e.timestamp(now + 2).message("x".repeat(TaskLogs.MAX_CHARACTERS))));
+        }
+        List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Phase end = awaitTerminal(h, c, lines);
+        assertThat(end).isInstanceOf(Phase.Gone.class);
+        assertThat(((Phase.Gone) end).reason()).as("the crash message alone says why")
+                .startsWith("ECS task failed to start: CannotStartContainerError")
+                .endsWith(" Last lines of its CloudWatch log:\npip: resolving flows==1.0\nERROR: No matching "
+                        + "distribution found for flows==1.0");
+        assertThat(lines).containsSubsequence(
+                "All 3 lines of CloudWatch log stream pworker-test/prefect/" + taskId + " of group prefect:",
+                "pip: resolving flows==1.0", "ERROR: No matching distribution found for flows==1.0",
+                "… and 1 more, not forwarded: the run's log takes at most 64 KiB of a task's CloudWatch log");
+        assertThat(aws.requests("DescribeTaskDefinition")).isNotEmpty();
+
+        // no stream at all: one line, and the run still ends
+        FlowRunInfo other = EcsTestSupport.run(null);
+        ObjectNode c2 = config(other, Map.of("configure_cloudwatch_logs", true, "cloudwatch_logs_prefix",
+                "pworker-test", "execution_role_arn", "arn:aws:iam::123456789012:role/ecs-execution"));
+        aws.failNextTaskToStart("CannotPullContainerError: no such image");
+        RunHandle h2 = launch(other, c2);
+        String id2 = EcsPid.of(h2).taskArn().substring(EcsPid.of(h2).taskArn().lastIndexOf('/') + 1);
+        List<String> lines2 = new java.util.concurrent.CopyOnWriteArrayList<>();
+        assertThat(awaitTerminal(h2, c2, lines2)).isInstanceOf(Phase.Gone.class);
+        assertThat(lines2).containsOnlyOnce("No CloudWatch log stream pworker-test/prefect/" + id2
+                + " of group prefect: the container wrote no log there");
+    }
+
+    /** The preview of pworker render is what the launch then sends, but for what only AWS knows at launch. */
+    @Test
+    void thePreviewIsWhatTheLaunchSends() throws Exception {
+        FlowRunInfo run = EcsTestSupport.run("d4444444-0000-0000-0000-000000000004");
+        ObjectNode c = config(run, Map.of("auto_deregister_task_definition", true, "configure_cloudwatch_logs", true,
+                "execution_role_arn", "arn:aws:iam::123456789012:role/ecs-execution", "task_role_arn",
+                "arn:aws:iam::123456789012:role/flows", "env", Map.of("EXTRA", "1"), "command", "python -m flows"));
+        ObjectNode preview = new EcsPlugin().preview(new LaunchRequest(run, c, log)).orElseThrow();
+        assertThat(aws.count("RunTask")).as("the preview calls nothing").isZero();
+        launch(run, c);
+        assertThat(preview.get("RegisterTaskDefinition")).isEqualTo(last("RegisterTaskDefinition"));
+        ObjectNode sent = last("RunTask").deepCopy();
+        JsonNode shown = preview.get("RunTask");
+        for (String placeholder : List.of("taskDefinition", "clientToken", "networkConfiguration")) {
+            assertThat(shown.path(placeholder).asText()).as(placeholder).startsWith("<").endsWith(">");
+            sent.set(placeholder, shown.get(placeholder));
+        }
+        assertThat(shown).isEqualTo(sent);
+        assertThat(shown.path("tags").toString()).contains(RunTaskRequests.DEREGISTER_TAG);
+
+        // a custom network is shown as it is sent; a bad configuration fails as the launch would
+        String vpc = ec2.describeVpcs(b -> b.filters(f -> f.name("isDefault").values("true"))).vpcs().getFirst().vpcId();
+        ObjectNode custom = config(run, Map.of("vpc_id", vpc, "network_configuration",
+                Map.of("subnets", List.of("subnet-1"), "assignPublicIp", "DISABLED")));
+        assertThat(new EcsPlugin().preview(new LaunchRequest(run, custom, log)).orElseThrow()
+                .at("/RunTask/networkConfiguration/awsvpcConfiguration/subnets/0").asText()).isEqualTo("subnet-1");
+        // a definition given by ARN is only described at launch
+        String arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/given:4";
+        int describedBefore = aws.count("DescribeTaskDefinition");
+        ObjectNode byArn = new EcsPlugin().preview(new LaunchRequest(run, config(run,
+                Map.of("task_definition_arn", arn)), log)).orElseThrow();
+        assertThat(byArn.path("RegisterTaskDefinition").asText()).startsWith("<none: the launch runs task definition "
+                + arn);
+        assertThat(byArn.at("/RunTask/taskDefinition").asText()).isEqualTo(arn);
+        assertThat(aws.count("DescribeTaskDefinition")).as("the preview calls nothing").isEqualTo(describedBefore);
+        assertThatThrownBy(() -> new EcsPlugin().preview(new LaunchRequest(run, config(run,
+                Map.of("launch_type", "LAMBDA")), log))).isInstanceOf(LaunchException.class)
+                .hasMessageContaining("'launch_type': 'LAMBDA' is not one of");
+    }
+
+    @Test
+    void aTaskThatDoesNotStartInTimeIsStoppedAndItsRunEnds_throughTheLocalAgentWrapper() throws Exception {
+        aws.runCommandsLocally = true;
+        aws.pendingPolls = 100_000;
+        try {
+            FlowRunInfo run = EcsTestSupport.run(null);
+            ObjectNode c = config(run, Map.of("command", "sh -c 'sleep 30'", "task_start_timeout_seconds", 1));
+            RunHandle h = launch(run, c);
+            Phase end = awaitTerminal(h, c);
+            assertThat(end).isInstanceOf(Phase.Gone.class);
+            assertThat(((Phase.Gone) end).reason()).matches("ECS task did not start within 1 s "
+                    + "\\(task_start_timeout_seconds\\): it was still (PROVISIONING|PENDING), so the worker stopped it");
+            JsonNode stop = last("StopTask");
+            assertThat(stop.path("task").asText()).isEqualTo(EcsPid.of(h).taskArn());
+            assertThat(stop.path("reason").asText()).isEqualTo("Did not start within 1 s (task_start_timeout_seconds)");
+        } finally {
+            aws.pendingPolls = 0;
+        }
+    }
+
+    @Test
     void anAutoDeregisteredDefinitionIsDeregisteredOnceItsTaskStopped_throughTheLocalAgentWrapper() throws Exception {
         aws.runCommandsLocally = true;
         FlowRunInfo run = EcsTestSupport.run("d3333333-0000-0000-0000-000000000003");

@@ -21,6 +21,7 @@ import java.util.regex.Pattern;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.cloudwatchlogs.CloudWatchLogsClient;
 import software.amazon.awssdk.services.ec2.Ec2Client;
 import software.amazon.awssdk.services.ecs.EcsClient;
 
@@ -111,6 +112,12 @@ final class EcsTestSupport {
 
     static EcsClient ecs(MotoWithLocalAgent aws) {
         return EcsClient.builder().endpointOverride(aws.endpoint).region(Region.of(MotoServer.REGION))
+                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY)))
+                .build();
+    }
+
+    static CloudWatchLogsClient logs(MotoWithLocalAgent aws) {
+        return CloudWatchLogsClient.builder().endpointOverride(aws.endpoint).region(Region.of(MotoServer.REGION))
                 .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY)))
                 .build();
     }
