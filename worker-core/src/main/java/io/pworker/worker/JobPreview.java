@@ -1,6 +1,7 @@
 package io.pworker.worker;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import io.pworker.api.ApiException;
@@ -12,9 +13,16 @@ import io.pworker.api.PrefectObjects;
 import io.pworker.api.WorkPool;
 import io.pworker.logging.SecretMask;
 import io.pworker.settings.Settings;
+import io.pworker.spi.FlowRunInfo;
+import io.pworker.spi.InfrastructurePlugin;
+import io.pworker.spi.LaunchException;
+import io.pworker.spi.LaunchRequest;
+import io.pworker.spi.RunLog;
 import io.pworker.template.JobVariables;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -30,6 +38,14 @@ public final class JobPreview {
     private static final Pattern UUID = Pattern.compile("[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}");
     /** Environment variables whose values are credentials by their name. */
     private static final Pattern SECRET_NAME = Pattern.compile("(?i).*(API_KEY|AUTH_STRING|SECRET|TOKEN|PASSWORD).*");
+    /** {@code NAME=value}, as Docker's {@code Env} holds an environment. */
+    private static final Pattern ASSIGNMENT = Pattern.compile("([A-Za-z_][A-Za-z0-9_.-]*)=(.*)", Pattern.DOTALL);
+    /** Where a {@code {"name": …}} entry keeps its value (Kubernetes and Cloud Run: value; ACI: secureValue too). */
+    private static final Set<String> VALUE_FIELDS = Set.of("value", "secureValue");
+    /** Fields that hold an environment as an object of name → value. */
+    private static final Set<String> ENVIRONMENT_FIELDS = Set.of("env", "environment", "Env", "environment_variables");
+    /** An environment variable's usual spelling. */
+    private static final Pattern VARIABLE = Pattern.compile("[A-Z][A-Z0-9_]*");
 
     /**
      * What to preview.
@@ -52,8 +68,30 @@ public final class JobPreview {
     private JobPreview() {
     }
 
+    /**
+     * What render found: the pool's type, and the run and configuration a worker would launch with.
+     *
+     * @param type the pool's worker type, whose plugin is asked for {@link #infrastructure}
+     */
+    public record Rendered(String type, FlowRunInfo run, ObjectNode configuration) {
+        public Rendered {
+            configuration = configuration.deepCopy();
+        }
+
+        @Override
+        public ObjectNode configuration() {
+            return configuration.deepCopy();
+        }
+    }
+
     /** Builds the configuration; not yet masked (see {@link #mask}). */
     public static ObjectNode render(Settings settings, Map<String, String> environment, Request request)
+            throws Refused, ApiException, InterruptedException {
+        return prepare(settings, environment, request).configuration();
+    }
+
+    /** Builds the run and its configuration as the worker would; not yet masked (see {@link #mask}). */
+    public static Rendered prepare(Settings settings, Map<String, String> environment, Request request)
             throws Refused, ApiException, InterruptedException {
         try (PrefectClient client = new PrefectClient(new PrefectHttp(settings, request.workerName(), Version.get(),
                 Worker.PREFECT_VERSION))) {
@@ -67,11 +105,25 @@ public final class JobPreview {
             ConfigurationBuilder builder = new ConfigurationBuilder(prefect, environment,
                     () -> Worker.inheritedEnvironment(settings, Optional.empty()), request.workerName());
             try {
-                return builder.build(run, deployment, pool).configuration();
+                ConfigurationBuilder.PreparedRun prepared = builder.build(run, deployment, pool);
+                return new Rendered(pool.type(), prepared.info(), prepared.configuration());
             } catch (ConfigurationBuilder.SubmissionException e) {
                 throw new Refused(e.getMessage());
             }
         }
+    }
+
+    /**
+     * What {@code plugin} would ask its backend for when launching {@code rendered}, through the plugin's own
+     * launch code ({@link InfrastructurePlugin#preview}); not yet masked. The plugin is handed exactly what
+     * {@link RunSupervisor} hands a launcher: the run and a copy of the configuration.
+     *
+     * @param log where the plugin's warnings about the configuration go (ignored keys, …)
+     * @throws LaunchException when a launch would refuse the configuration, with the launch's message
+     */
+    public static Optional<ObjectNode> infrastructure(InfrastructurePlugin plugin, Rendered rendered, RunLog log)
+            throws LaunchException {
+        return plugin.preview(new LaunchRequest(rendered.run(), rendered.configuration(), log));
     }
 
     private static Optional<JsonNode> deployment(PrefectClient client, String reference)
@@ -110,40 +162,56 @@ public final class JobPreview {
     }
 
     /**
-     * Hides credentials before the configuration is shown: environment values whose name says they are secret
-     * (API keys, auth strings, tokens, passwords), and the worker's own credentials wherever they appear.
+     * Hides credentials before a configuration or a plugin's preview is shown: values whose name says they are
+     * secret (API keys, auth strings, tokens, passwords) in the shapes environments take — a JSON object's
+     * fields at any depth ({@code env}, a process's environment), {@code {"name": N, "value": V}} entries (a
+     * Kubernetes container's env, Cloud Run's, ACI's) and {@code "NAME=value"} strings (Docker's {@code Env}) —
+     * and the worker's own credentials wherever they appear.
      */
     public static ObjectNode mask(ObjectNode configuration) {
         ObjectNode out = configuration.deepCopy();
-        JsonNode env = out.get("env");
-        if (env instanceof ObjectNode envObject) {
-            envObject.properties().forEach(e -> {
-                if (SECRET_NAME.matcher(e.getKey()).matches() && !e.getValue().isNull()) {
-                    e.setValue(TextNode.valueOf(SecretMask.MASK));
-                }
-            });
-        }
-        maskValues(out);
+        maskNode(out, "");
         return out;
     }
 
-    private static void maskValues(JsonNode node) {
+    /** @param field the name of the field that holds {@code node} */
+    private static void maskNode(JsonNode node, String field) {
         if (node instanceof ObjectNode object) {
+            boolean namedSecret = object.path("name").isTextual() && secretName(object.path("name").asText());
+            boolean environment = ENVIRONMENT_FIELDS.contains(field);
             object.properties().forEach(e -> {
-                if (e.getValue().isTextual()) {
-                    e.setValue(TextNode.valueOf(SecretMask.mask(e.getValue().asText())));
+                JsonNode value = e.getValue();
+                if (value.isTextual()) {
+                    // a key names a variable when it sits in an environment or is spelled like one; elsewhere a
+                    // key such as Kubernetes' secretName says where a secret is, which is no secret
+                    boolean secret = secretName(e.getKey()) && (environment || VARIABLE.matcher(e.getKey()).matches())
+                            || namedSecret && VALUE_FIELDS.contains(e.getKey());
+                    e.setValue(TextNode.valueOf(secret ? SecretMask.MASK : maskText(value.asText())));
                 } else {
-                    maskValues(e.getValue());
+                    maskNode(value, e.getKey());
                 }
             });
-        } else if (node instanceof com.fasterxml.jackson.databind.node.ArrayNode array) {
+        } else if (node instanceof ArrayNode array) {
             for (int i = 0; i < array.size(); i++) {
                 if (array.get(i).isTextual()) {
-                    array.set(i, TextNode.valueOf(SecretMask.mask(array.get(i).asText())));
+                    array.set(i, TextNode.valueOf(maskText(array.get(i).asText())));
                 } else {
-                    maskValues(array.get(i));
+                    maskNode(array.get(i), field);
                 }
             }
         }
+    }
+
+    /** The worker's credentials anywhere in the text, and the value of a {@code NAME=value} whose name is secret. */
+    private static String maskText(String text) {
+        Matcher assignment = ASSIGNMENT.matcher(text);
+        if (assignment.matches() && secretName(assignment.group(1))) {
+            return assignment.group(1) + "=" + SecretMask.MASK;
+        }
+        return SecretMask.mask(text);
+    }
+
+    private static boolean secretName(String name) {
+        return SECRET_NAME.matcher(name).matches();
     }
 }
