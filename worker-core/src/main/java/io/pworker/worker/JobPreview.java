@@ -44,8 +44,11 @@ public final class JobPreview {
     private static final Set<String> VALUE_FIELDS = Set.of("value", "secureValue");
     /** Fields that hold an environment as an object of name → value. */
     private static final Set<String> ENVIRONMENT_FIELDS = Set.of("env", "environment", "Env", "environment_variables");
-    /** An environment variable's usual spelling. */
-    private static final Pattern VARIABLE = Pattern.compile("[A-Z][A-Z0-9_]*");
+    /** Other fields that hold credentials: the same words, and a kubeconfig's or a service-account key's keys. */
+    private static final Pattern CREDENTIAL_FIELD = Pattern.compile(
+            "(?i).*(API_KEY|AUTH_STRING|SECRET|TOKEN|PASSWORD|KEY-DATA|KEY_DATA|PRIVATE_KEY).*");
+    /** A field that names a secret (Kubernetes' secretName, api_key_secret_name) rather than holding one. */
+    private static final Pattern NAMES_A_SECRET = Pattern.compile("(?i).*name");
 
     /**
      * What to preview.
@@ -163,10 +166,11 @@ public final class JobPreview {
 
     /**
      * Hides credentials before a configuration or a plugin's preview is shown: values whose name says they are
-     * secret (API keys, auth strings, tokens, passwords) in the shapes environments take — a JSON object's
-     * fields at any depth ({@code env}, a process's environment), {@code {"name": N, "value": V}} entries (a
-     * Kubernetes container's env, Cloud Run's, ACI's) and {@code "NAME=value"} strings (Docker's {@code Env}) —
-     * and the worker's own credentials wherever they appear.
+     * secret (API keys, auth strings, tokens, passwords) in the shapes environments take — an {@code env}
+     * object's fields, {@code {"name": N, "value": V}} entries (a Kubernetes container's env, Cloud Run's, ACI's)
+     * and {@code "NAME=value"} strings (Docker's {@code Env}) —, fields elsewhere whose key says they hold a
+     * credential (a kubeconfig's {@code token} and {@code client-key-data}, a service account's
+     * {@code private_key}), and the worker's own credentials wherever they appear.
      */
     public static ObjectNode mask(ObjectNode configuration) {
         ObjectNode out = configuration.deepCopy();
@@ -182,9 +186,10 @@ public final class JobPreview {
             object.properties().forEach(e -> {
                 JsonNode value = e.getValue();
                 if (value.isTextual()) {
-                    // a key names a variable when it sits in an environment or is spelled like one; elsewhere a
-                    // key such as Kubernetes' secretName says where a secret is, which is no secret
-                    boolean secret = secretName(e.getKey()) && (environment || VARIABLE.matcher(e.getKey()).matches())
+                    // in an environment every secret-sounding variable is masked; elsewhere a key such as
+                    // Kubernetes' secretName says where a secret is kept, which is no secret
+                    boolean secret = (environment ? secretName(e.getKey())
+                            : CREDENTIAL_FIELD.matcher(e.getKey()).matches() && !NAMES_A_SECRET.matcher(e.getKey()).matches())
                             || namedSecret && VALUE_FIELDS.contains(e.getKey());
                     e.setValue(TextNode.valueOf(secret ? SecretMask.MASK : maskText(value.asText())));
                 } else {

@@ -126,6 +126,7 @@ class RenderCommandTest {
                      "environment": {"github_token": "ghp_x", "STAGE": "prod"},
                      "volumes": [{"name": "creds", "secret": {"secretName": "api-secret"}}],
                      "SERVICE_TOKEN": "abc-123",
+                     "kubeconfig": {"users": [{"name": "me", "user": {"token": "k8s-tok", "client-key-data": "LS0tkey"}}]},
                      "header": "Bearer pnu_render-key-42"}
                     """.formatted(image));
             request.log().warn("container_create_kwargs key 'foo' is\nignored");
@@ -147,8 +148,12 @@ class RenderCommandTest {
         assertThat(i.path("environment").path("STAGE").asText()).isEqualTo("prod");
         assertThat(i.path("volumes").get(0).path("secret").path("secretName").asText()).isEqualTo("api-secret");
         assertThat(i.path("SERVICE_TOKEN").asText()).isEqualTo("********");
+        assertThat(i.at("/kubeconfig/users/0/user/token").asText()).isEqualTo("********");
+        assertThat(i.at("/kubeconfig/users/0/user/client-key-data").asText()).isEqualTo("********");
+        assertThat(i.at("/kubeconfig/users/0/name").asText()).isEqualTo("me");
         assertThat(i.path("header").asText()).isEqualTo("Bearer ********");
-        assertThat(o.out()).doesNotContain("pnu_other-key", "hunter22", "t0ken", "ghp_x", "abc-123", "pnu_render-key-42");
+        assertThat(o.out()).doesNotContain("pnu_other-key", "hunter22", "t0ken", "ghp_x", "abc-123", "k8s-tok", "LS0tkey",
+                "pnu_render-key-42");
     }
 
     @Test
