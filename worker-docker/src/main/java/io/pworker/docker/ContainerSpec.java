@@ -124,8 +124,8 @@ final class ContainerSpec {
 
     /**
      * What the launch's first create call sends the engine, for {@code pworker render}: the path and query, and
-     * the JSON body as docker-java writes it. Built by {@link #fill}, as the launch's call is, on a command that
-     * is never sent.
+     * the JSON body as docker-java writes it, less the many fields it sends as null (the engine's defaults). Built
+     * by {@link #fill}, as the launch's call is, on a command that is never sent.
      */
     ObjectNode createRequest() {
         CreateContainerCmd create = fill(new CreateContainerCmdImpl(command -> {
@@ -136,11 +136,22 @@ final class ContainerSpec {
         out.put("request", "POST /containers/create" + (create.getName() == null ? ""
                 : "?name=" + URLEncoder.encode(create.getName(), StandardCharsets.UTF_8)));
         try {
-            out.set("body", engineJson.readTree(engineJson.writeValueAsBytes(create)));
+            out.set("body", withoutNulls(engineJson.readTree(engineJson.writeValueAsBytes(create))));
         } catch (IOException e) {
             throw new IllegalStateException("docker-java cannot write its own create command: " + e.getMessage(), e);
         }
         return out;
+    }
+
+    /** {@code node} without the object fields whose value is null, at every depth. */
+    static JsonNode withoutNulls(JsonNode node) {
+        if (node instanceof ObjectNode object) {
+            object.properties().removeIf(e -> e.getValue().isNull());
+            object.forEach(ContainerSpec::withoutNulls);
+        } else if (node.isArray()) {
+            node.forEach(ContainerSpec::withoutNulls);
+        }
+        return node;
     }
 
     /** Sets everything the create call says about the container on {@code create}: the one place that does. */
