@@ -3,20 +3,20 @@ package io.pworker.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.api.ApiException;
 import io.pworker.settings.Settings;
 import io.pworker.settings.SettingsException;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.spi.InfrastructurePlugin;
 import io.pworker.spi.LaunchException;
 import io.pworker.spi.RunLog;
 import io.pworker.worker.JobPreview;
 import io.pworker.worker.PluginRegistry;
-import java.util.Optional;
-import java.util.function.Supplier;
 import java.io.PrintStream;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -28,7 +28,8 @@ import picocli.CommandLine.Option;
  * pool or deployment that does not exist, a configuration the plugin would refuse), 1 when the API cannot be read.
  */
 @Command(name = "render", mixinStandardHelpOptions = true,
-        description = "Print the job configuration a worker would launch for a deployment (secrets masked).")
+        description = "Print what a worker would launch for a deployment: the job configuration and what the "
+                + "type's plugin would ask its backend for (secrets masked).")
 final class RenderCommand implements Callable<Integer> {
 
     private static final ObjectMapper JSON = new ObjectMapper();
