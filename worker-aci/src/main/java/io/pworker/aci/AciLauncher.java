@@ -71,7 +71,8 @@ final class AciLauncher implements InfrastructureLauncher {
 
     @Override
     public RunHandle launch(LaunchRequest request) throws LaunchException, InterruptedException {
-        AciJobConfiguration c = AciJobConfiguration.from(request.configuration(), defaultImage(request.configuration()));
+        AciJobConfiguration c = AciJobConfiguration.from(request.configuration(),
+                defaultImage(context.environment().get("PWORKER_ACI_DEFAULT_IMAGE"), request.configuration()));
         String name = GroupName.of(request.run().flowName(), request.run().id());
         RunHandle handle = new RunHandle(request.run().id() + ":" + name,
                 Map.of("resource_group", c.resourceGroup(), "container_group", name));
@@ -104,6 +105,14 @@ final class AciLauncher implements InfrastructureLauncher {
         return checked(api, c, name, group, handle);
     }
 
+    /** The ARM deployment that creates container group {@code name} from the prepared {@code template}. */
+    static DeploymentInner deployment(ObjectNode template, String name) {
+        return new DeploymentInner().withProperties(new DeploymentProperties()
+                .withMode(DeploymentMode.INCREMENTAL)
+                .withTemplate(JSON.convertValue(template, new TypeReference<Map<String, Object>>() { }))
+                .withParameters(Map.of("container_group_name", new DeploymentParameter().withValue(name))));
+    }
+
     /**
      * Runs the ARM deployment and waits for it with the SDK's poller, at most {@code task_start_timeout_seconds}.
      * When an earlier launch of the same run is still deploying (ARM refuses with {@code DeploymentActive}), that
@@ -111,10 +120,7 @@ final class AciLauncher implements InfrastructureLauncher {
      */
     private void deploy(AciClients api, AciJobConfiguration c, String name, ObjectNode template, RunLog log)
             throws LaunchException, InterruptedException {
-        DeploymentInner deployment = new DeploymentInner().withProperties(new DeploymentProperties()
-                .withMode(DeploymentMode.INCREMENTAL)
-                .withTemplate(JSON.convertValue(template, new TypeReference<Map<String, Object>>() { }))
-                .withParameters(Map.of("container_group_name", new DeploymentParameter().withValue(name))));
+        DeploymentInner deployment = deployment(template, name);
         String deploymentName = GroupName.deploymentName(name);
         SyncPoller<PollResult<DeploymentExtendedInner>, DeploymentExtendedInner> poller;
         try {
@@ -434,8 +440,8 @@ final class AciLauncher implements InfrastructureLauncher {
     }
 
     /** The Prefect image of the version pworker speaks, as prefect-azure defaults to its own version's image. */
-    private String defaultImage(ObjectNode configuration) {
-        String override = context.environment().get("PWORKER_ACI_DEFAULT_IMAGE");
+    /** @param override {@code PWORKER_ACI_DEFAULT_IMAGE}, or null */
+    static String defaultImage(String override, ObjectNode configuration) {
         if (override != null && !override.isBlank()) {
             return override;
         }

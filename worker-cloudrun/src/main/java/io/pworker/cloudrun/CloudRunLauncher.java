@@ -19,6 +19,7 @@ import com.google.cloud.run.v2.RunJobRequest;
 import com.google.longrunning.Operation;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.pworker.spi.Discovered;
+import io.pworker.spi.FlowRunInfo;
 import io.pworker.spi.InfrastructureException;
 import io.pworker.spi.InfrastructureLauncher;
 import io.pworker.spi.InfrastructureScope;
@@ -89,8 +90,7 @@ final class CloudRunLauncher implements InfrastructureLauncher {
         CloudRunJobConfiguration cfg = CloudRunJobConfiguration.from(request.configuration(), request.log());
         Located at = locate(cfg.target(), null);
         String runId = request.run().id();
-        String name = cfg.name() != null ? cfg.name() : request.run().name();
-        for (String jobId : JobNames.candidates(name, runId)) {
+        for (String jobId : jobIds(cfg, request.run())) {
             Job job = createOrAdopt(at, jobId, cfg, runId, request.log());
             if (job != null) {
                 String execution = submit(at, job, request.log());
@@ -101,16 +101,25 @@ final class CloudRunLauncher implements InfrastructureLauncher {
             }
             request.log().info("The job name " + jobId + " belongs to another flow run's job; trying the next one");
         }
-        throw new LaunchException("every job name tried for this flow run (" + JobNames.candidates(name, runId)
+        throw new LaunchException("every job name tried for this flow run (" + jobIds(cfg, request.run())
                 + ") belongs to another flow run's job in " + at.parent());
+    }
+
+    /** The names the run's job may have, first choice first ({@link JobNames}). */
+    static List<String> jobIds(CloudRunJobConfiguration cfg, FlowRunInfo run) {
+        return JobNames.candidates(cfg.name() != null ? cfg.name() : run.name(), run.id());
+    }
+
+    /** The create call for the run's job under {@code jobId} in {@code parent} ({@code projects/P/locations/R}). */
+    static CreateJobRequest createRequest(String parent, String jobId, CloudRunJobConfiguration cfg) {
+        return CreateJobRequest.newBuilder().setParent(parent).setJobId(jobId).setJob(cfg.job()).build();
     }
 
     /** The run's job, created now or found from an earlier launch; null when the name is another run's. */
     private Job createOrAdopt(Located at, String jobId, CloudRunJobConfiguration cfg, String runId, RunLog log)
             throws LaunchException, InterruptedException {
         log.info("Creating Cloud Run job " + jobId + " in " + at.parent());
-        OperationFuture<Job, Job> creation = at.api().jobs().createJobAsync(CreateJobRequest.newBuilder()
-                .setParent(at.parent()).setJobId(jobId).setJob(cfg.job()).build());
+        OperationFuture<Job, Job> creation = at.api().jobs().createJobAsync(createRequest(at.parent(), jobId, cfg));
         Job job;
         try {
             // the library polls the operation until the job is reconciled (Prefect polls jobs.get for the same)

@@ -59,6 +59,7 @@ public final class PrefectHttp implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Settings settings;
+    private final WorkerMetrics metrics;
     private final HttpClient client;
     private final String base;
     private final String userAgent;
@@ -89,7 +90,14 @@ public final class PrefectHttp implements AutoCloseable {
      * @param followedVersion the Prefect release whose worker contract pworker follows; servers are compared to it
      */
     public PrefectHttp(Settings settings, String workerName, String version, String followedVersion) {
+        this(settings, workerName, version, followedVersion, WorkerMetrics.none());
+    }
+
+    /** @param metrics where each exchange with the API is counted */
+    public PrefectHttp(Settings settings, String workerName, String version, String followedVersion,
+            WorkerMetrics metrics) {
         this.settings = settings;
+        this.metrics = metrics;
         this.retries = new RetrySchedule(settings.maxRetries());
         this.followed = PrefectVersion.of(followedVersion);
         this.workerName = workerName;
@@ -281,9 +289,9 @@ public final class PrefectHttp implements AutoCloseable {
                     inFlight.release();
                 }
                 connectedOnce.set(true);
-                WorkerMetrics.get().apiRequest(method, path, response.statusCode(), System.nanoTime() - sent);
+                metrics.apiRequest(method, path, response.statusCode(), System.nanoTime() - sent);
             } catch (IOException e) {
-                WorkerMetrics.get().apiRequest(method, path, 0, System.nanoTime() - sent);
+                metrics.apiRequest(method, path, 0, System.nanoTime() - sent);
                 // before the first answer a refused connection means a wrong URL, not a busy server
                 boolean retryable = connectedOnce.get() || !(e instanceof ConnectException);
                 if (!retryable || attempt >= maxRetries) {

@@ -3,23 +3,33 @@ package io.pworker.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.api.ApiException;
 import io.pworker.settings.Settings;
 import io.pworker.settings.SettingsException;
+import io.pworker.spi.InfrastructurePlugin;
+import io.pworker.spi.LaunchException;
+import io.pworker.spi.RunLog;
 import io.pworker.worker.JobPreview;
+import io.pworker.worker.PluginRegistry;
 import java.io.PrintStream;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code pworker render}: prints the job configuration the worker would hand its plugin for a deployment, with
- * credentials masked. Exit 2 when the request cannot be rendered as given (job variables the schema refuses, a
- * pool or deployment that does not exist), 1 when the API cannot be read.
+ * {@code pworker render}: prints the job configuration the worker would hand its plugin for a deployment and what
+ * the plugin would ask its backend for, {@code {"job_configuration": …, "infrastructure": …}}, with credentials
+ * masked. {@code infrastructure} is left out when the pool's type has no plugin here (a note on stderr says so)
+ * or nothing to show. Exit 2 when the request cannot be rendered as given (job variables the schema refuses, a
+ * pool or deployment that does not exist, a configuration the plugin would refuse), 1 when the API cannot be read.
  */
 @Command(name = "render", mixinStandardHelpOptions = true,
-        description = "Print the job configuration a worker would launch for a deployment (secrets masked).")
+        description = "Print what a worker would launch for a deployment: the job configuration and what the "
+                + "type's plugin would ask its backend for (secrets masked).")
 final class RenderCommand implements Callable<Integer> {
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -43,15 +53,22 @@ final class RenderCommand implements Callable<Integer> {
     private final Map<String, String> environment;
     private final PrintStream out;
     private final PrintStream err;
+    private final Supplier<PluginRegistry> plugins;
 
     RenderCommand() {
         this(System.getenv(), System.out, System.err);
     }
 
     RenderCommand(Map<String, String> environment, PrintStream out, PrintStream err) {
+        this(environment, out, err, PluginRegistry::discover);
+    }
+
+    /** @param plugins the installed plugins, found as {@code start} finds them */
+    RenderCommand(Map<String, String> environment, PrintStream out, PrintStream err, Supplier<PluginRegistry> plugins) {
         this.environment = Map.copyOf(environment);
         this.out = out;
         this.err = err;
+        this.plugins = plugins;
     }
 
     @Override
@@ -71,13 +88,26 @@ final class RenderCommand implements Callable<Integer> {
         }
         LogSetup.applyLevel(settings.loggingLevel());
         try {
-            var configuration = JobPreview.render(settings, environment,
+            JobPreview.Rendered rendered = JobPreview.prepare(settings, environment,
                     new JobPreview.Request(pool, deployment, variables, flowRun, name));
-            out.println(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(JobPreview.mask(configuration)));
+            ObjectNode shown = JSON.createObjectNode();
+            shown.set("job_configuration", JobPreview.mask(rendered.configuration()));
+            Optional<InfrastructurePlugin> plugin = plugins.get().find(rendered.type());
+            if (plugin.isEmpty()) {
+                err.println("Note: no plugin for type '" + rendered.type() + "' is installed here, so only the job "
+                        + "configuration is shown, not what a worker of that type would create from it");
+            } else {
+                JobPreview.infrastructure(plugin.get(), rendered, new StderrLog(err))
+                        .ifPresent(infrastructure -> shown.set("infrastructure", JobPreview.mask(infrastructure)));
+            }
+            out.println(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(shown));
             out.flush();
             return 0;
         } catch (JobPreview.Refused e) {
             err.println("Error: " + Main.oneLine(e.getMessage()));
+            return Main.USAGE;
+        } catch (LaunchException e) {
+            err.println("Error: a worker would not launch this configuration: " + Main.oneLine(e.getMessage()));
             return Main.USAGE;
         } catch (ApiException e) {
             err.println("Error: cannot read from the Prefect API: " + Main.oneLine(e.getMessage()));
@@ -88,6 +118,23 @@ final class RenderCommand implements Callable<Integer> {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return Main.FAILED;
+        }
+    }
+
+    /** The plugin's remarks on the configuration (keys it ignores, …), one line each; its progress is not shown. */
+    private record StderrLog(PrintStream err) implements RunLog {
+        @Override
+        public void info(String message) {
+        }
+
+        @Override
+        public void warn(String message) {
+            err.println("Warning: " + Main.oneLine(message));
+        }
+
+        @Override
+        public void error(String message, Throwable cause) {
+            err.println("Warning: " + Main.oneLine(message));
         }
     }
 

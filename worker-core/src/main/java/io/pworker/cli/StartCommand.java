@@ -106,14 +106,14 @@ final class StartCommand implements Callable<Integer> {
         }
         LogSetup.applyLevel(settings.loggingLevel());
         settings.warnings().forEach(log::warn);
-        if (operations.metrics()) {
-            WorkerMetrics.enable();
-        }
+        // made here, where the flag is known, and handed down: nothing of Micrometer loads when it is off
+        WorkerMetrics metrics = operations.metrics() ? WorkerMetrics.prometheus() : WorkerMetrics.none();
         WorkerOptions options = new WorkerOptions(pool, workQueues, name, type, limit, prefetchSeconds, runOnce,
                 withHealthcheck || operations.metrics(), template, createPoolIfNotFound);
         Worker worker;
         try {
-            worker = Worker.create(settings, options, registry, new HashMap<>(environment), console, Clock.systemUTC());
+            worker = Worker.create(settings, options, registry, new HashMap<>(environment), console, Clock.systemUTC(),
+                    metrics);
             LogFields.worker(worker.name());
             Signals.onStop(worker::stop);
             worker.start();

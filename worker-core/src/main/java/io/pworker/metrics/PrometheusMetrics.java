@@ -32,7 +32,7 @@ final class PrometheusMetrics extends WorkerMetrics {
     private PrometheusMetrics() {
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
-        // gauges read whichever worker is bound now, so a second worker in the process (tests) takes over
+        // gauges read whatever the worker bound, once its runs and slots exist
         Gauge.builder("pworker.runs.in.flight", () -> read(g -> g.inFlight().get()))
                 .description("Flow runs this worker supervises now").register(registry);
         Gauge.builder("pworker.slots.free", () -> read(g -> g.freeSlots().get()))
@@ -48,7 +48,7 @@ final class PrometheusMetrics extends WorkerMetrics {
     }
 
     /**
-     * Typed as the base class on purpose: the verifier of {@link WorkerMetrics#enable()} then has no reason to load
+     * Typed as the base class on purpose: the verifier of {@link WorkerMetrics#prometheus()} then has no reason to load
      * this class, nor Micrometer's behind it, in a worker that never turns metrics on.
      */
     static WorkerMetrics create() {

@@ -4,29 +4,27 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
 /**
- * What the worker counts, as calls the core makes at the points where things happen. The default does nothing and
- * touches no metrics library, so a worker without {@code PWORKER_METRICS} loads none of Micrometer's classes; {@link
- * #enable()} swaps in {@link PrometheusMetrics}. One per process, like the worker: the hook points are deep in the
- * run lifecycle and the API client, and threading an object through all of them would touch every constructor.
+ * What the worker counts, as calls the core makes at the points where things happen. {@link #none()} does nothing
+ * and touches no metrics library, so a worker without {@code PWORKER_METRICS} loads none of Micrometer's classes;
+ * {@link #prometheus()} keeps them in {@link PrometheusMetrics}. The worker's composition root ({@code pworker
+ * start}) makes one and hands it to what records (the API client, the run supervisors) and to the health server's
+ * {@code /metrics}.
  */
 public class WorkerMetrics {
 
-    private static volatile WorkerMetrics current = new WorkerMetrics();
+    private static final WorkerMetrics NONE = new WorkerMetrics();
 
     protected WorkerMetrics() {
     }
 
-    /** The process's metrics; a no-op until {@link #enable()}. */
-    public static WorkerMetrics get() {
-        return current;
+    /** Metrics off: every call does nothing, {@link #scrape()} is empty. Stateless, so one serves everyone. */
+    public static WorkerMetrics none() {
+        return NONE;
     }
 
-    /** Turns metrics on for this process (idempotent) and returns them. */
-    public static synchronized WorkerMetrics enable() {
-        if (!current.enabled()) {
-            current = PrometheusMetrics.create();
-        }
-        return current;
+    /** A fresh Prometheus registry with the worker's meters and the JVM's. */
+    public static WorkerMetrics prometheus() {
+        return PrometheusMetrics.create();
     }
 
     public boolean enabled() {
@@ -53,7 +51,7 @@ public class WorkerMetrics {
     public void apiRequest(String method, String path, int status, long nanos) {
     }
 
-    /** What the worker can tell about itself at scrape time; replaces an earlier binding (one worker a process). */
+    /** What the worker can tell about itself at scrape time; replaces an earlier binding. */
     public void bind(WorkerGauges gauges) {
     }
 

@@ -10,8 +10,12 @@ import io.pworker.api.PrefectClient;
 import io.pworker.api.PrefectHttp;
 import io.pworker.api.PrefectObjects;
 import io.pworker.api.WorkPool;
-import io.pworker.logging.SecretMask;
 import io.pworker.settings.Settings;
+import io.pworker.spi.FlowRunInfo;
+import io.pworker.spi.InfrastructurePlugin;
+import io.pworker.spi.LaunchException;
+import io.pworker.spi.LaunchRequest;
+import io.pworker.spi.RunLog;
 import io.pworker.template.JobVariables;
 import java.util.Map;
 import java.util.Optional;
@@ -20,16 +24,15 @@ import java.util.regex.Pattern;
 /**
  * {@code pworker render}: the job configuration a worker would hand its plugin for a deployment, built by the
  * worker's own {@link ConfigurationBuilder} (merge, schema check, rendering, blocks and variables, Prefect's
- * preparation), so that the preview cannot drift from what runs. Read-only: no claim, no state, no heartbeat, so
- * a worker id the server would give on Cloud ({@code PREFECT__WORKER_ID}) is absent.
+ * preparation), so that the preview cannot drift from what runs; then what the type's plugin would ask its backend
+ * for, from the plugin's own launch code ({@link #infrastructure}). Read-only: no claim, no state, no heartbeat,
+ * so a worker id the server would give on Cloud ({@code PREFECT__WORKER_ID}) is absent.
  */
 public final class JobPreview {
 
     /** The flow run id shown when no {@code --flow-run} is given: visibly not a real run. */
     public static final String PREVIEW_RUN_ID = "00000000-0000-0000-0000-000000000000";
     private static final Pattern UUID = Pattern.compile("[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}");
-    /** Environment variables whose values are credentials by their name. */
-    private static final Pattern SECRET_NAME = Pattern.compile("(?i).*(API_KEY|AUTH_STRING|SECRET|TOKEN|PASSWORD).*");
 
     /**
      * What to preview.
@@ -52,8 +55,30 @@ public final class JobPreview {
     private JobPreview() {
     }
 
+    /**
+     * What render found: the pool's type, and the run and configuration a worker would launch with.
+     *
+     * @param type the pool's worker type, whose plugin is asked for {@link #infrastructure}
+     */
+    public record Rendered(String type, FlowRunInfo run, ObjectNode configuration) {
+        public Rendered {
+            configuration = configuration.deepCopy();
+        }
+
+        @Override
+        public ObjectNode configuration() {
+            return configuration.deepCopy();
+        }
+    }
+
     /** Builds the configuration; not yet masked (see {@link #mask}). */
     public static ObjectNode render(Settings settings, Map<String, String> environment, Request request)
+            throws Refused, ApiException, InterruptedException {
+        return prepare(settings, environment, request).configuration();
+    }
+
+    /** Builds the run and its configuration as the worker would; not yet masked (see {@link #mask}). */
+    public static Rendered prepare(Settings settings, Map<String, String> environment, Request request)
             throws Refused, ApiException, InterruptedException {
         try (PrefectClient client = new PrefectClient(new PrefectHttp(settings, request.workerName(), Version.get(),
                 Worker.PREFECT_VERSION))) {
@@ -67,11 +92,25 @@ public final class JobPreview {
             ConfigurationBuilder builder = new ConfigurationBuilder(prefect, environment,
                     () -> Worker.inheritedEnvironment(settings, Optional.empty()), request.workerName());
             try {
-                return builder.build(run, deployment, pool).configuration();
+                ConfigurationBuilder.PreparedRun prepared = builder.build(run, deployment, pool);
+                return new Rendered(pool.type(), prepared.info(), prepared.configuration());
             } catch (ConfigurationBuilder.SubmissionException e) {
                 throw new Refused(e.getMessage());
             }
         }
+    }
+
+    /**
+     * What {@code plugin} would ask its backend for when launching {@code rendered}, through the plugin's own
+     * launch code ({@link InfrastructurePlugin#preview}); not yet masked. The plugin is handed exactly what
+     * {@link RunSupervisor} hands a launcher: the run and a copy of the configuration.
+     *
+     * @param log where the plugin's warnings about the configuration go (ignored keys, …)
+     * @throws LaunchException when a launch would refuse the configuration, with the launch's message
+     */
+    public static Optional<ObjectNode> infrastructure(InfrastructurePlugin plugin, Rendered rendered, RunLog log)
+            throws LaunchException {
+        return plugin.preview(new LaunchRequest(rendered.run(), rendered.configuration(), log));
     }
 
     private static Optional<JsonNode> deployment(PrefectClient client, String reference)
@@ -110,40 +149,11 @@ public final class JobPreview {
     }
 
     /**
-     * Hides credentials before the configuration is shown: environment values whose name says they are secret
-     * (API keys, auth strings, tokens, passwords), and the worker's own credentials wherever they appear.
+     * Hides credentials before a configuration or a plugin's preview is shown (see {@link PreviewMask}): values
+     * whose names say they are secret, in every shape an environment takes, fields that hold credentials, and the
+     * worker's own credentials wherever they appear.
      */
     public static ObjectNode mask(ObjectNode configuration) {
-        ObjectNode out = configuration.deepCopy();
-        JsonNode env = out.get("env");
-        if (env instanceof ObjectNode envObject) {
-            envObject.properties().forEach(e -> {
-                if (SECRET_NAME.matcher(e.getKey()).matches() && !e.getValue().isNull()) {
-                    e.setValue(TextNode.valueOf(SecretMask.MASK));
-                }
-            });
-        }
-        maskValues(out);
-        return out;
-    }
-
-    private static void maskValues(JsonNode node) {
-        if (node instanceof ObjectNode object) {
-            object.properties().forEach(e -> {
-                if (e.getValue().isTextual()) {
-                    e.setValue(TextNode.valueOf(SecretMask.mask(e.getValue().asText())));
-                } else {
-                    maskValues(e.getValue());
-                }
-            });
-        } else if (node instanceof com.fasterxml.jackson.databind.node.ArrayNode array) {
-            for (int i = 0; i < array.size(); i++) {
-                if (array.get(i).isTextual()) {
-                    array.set(i, TextNode.valueOf(SecretMask.mask(array.get(i).asText())));
-                } else {
-                    maskValues(array.get(i));
-                }
-            }
-        }
+        return PreviewMask.mask(configuration);
     }
 }

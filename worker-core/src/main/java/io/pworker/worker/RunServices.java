@@ -3,6 +3,7 @@ package io.pworker.worker;
 import io.pworker.api.LogShipper;
 import io.pworker.api.PrefectObjects;
 import io.pworker.api.WorkPool;
+import io.pworker.metrics.WorkerMetrics;
 import io.pworker.spi.Capabilities;
 import io.pworker.spi.InfrastructureLauncher;
 import io.pworker.state.RunStore;
@@ -18,6 +19,7 @@ import java.util.function.Supplier;
  * @param logs      ships run logs to Prefect, or null when that is off
  * @param pool      the latest pool snapshot, once the pool has been read
  * @param killGrace SIGTERM → SIGKILL grace given to {@code kill}
+ * @param metrics   where the runs' claims, launches, ends and failures are counted
  */
 record RunServices(
         String workerName,
@@ -33,5 +35,6 @@ record RunServices(
         InfrastructureLauncher launcher,
         RunStore store,
         Supplier<Optional<WorkPool>> pool,
-        Clock clock) {
+        Clock clock,
+        WorkerMetrics metrics) {
 }

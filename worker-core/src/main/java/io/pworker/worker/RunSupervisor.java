@@ -5,7 +5,6 @@ import io.pworker.api.ApiException;
 import io.pworker.api.Deployment;
 import io.pworker.api.FlowRun;
 import io.pworker.api.WorkPool;
-import io.pworker.metrics.WorkerMetrics;
 import io.pworker.spi.FlowRunInfo;
 import io.pworker.spi.LaunchException;
 import io.pworker.spi.LaunchRequest;
@@ -114,7 +113,7 @@ final class RunSupervisor {
                 return;
             }
             claimed = true;
-            WorkerMetrics.get().runClaimed(services.type());
+            services.metrics().runClaimed(services.type());
             Verdict failed = prepare(run, claim.get().deployment(), pool, true, reads);
             if (failed != null) {
                 finish(failed, null);
@@ -215,7 +214,7 @@ final class RunSupervisor {
     }
 
     private Verdict submissionFailed(String runName, String cause, String reason) {
-        WorkerMetrics.get().submissionFailed(services.type(), cause);
+        services.metrics().submissionFailed(services.type(), cause);
         rlog.error("Failed to submit flow run '" + (runName != null ? runName : flowRunId) + "' to infrastructure: "
                 + reason, null);
         return Verdict.submissionFailed(reason);
@@ -250,7 +249,7 @@ final class RunSupervisor {
         }
         enter(Stage.RUNNING);
         handle = launched;
-        WorkerMetrics.get().runLaunched(services.type());
+        services.metrics().runLaunched(services.type());
         try {
             record = record.launched(handle, services.clock().instant());
             lease.write(record);
@@ -295,7 +294,7 @@ final class RunSupervisor {
             leave(e.getMessage() + "; the next worker reports this flow run");
             return;
         }
-        WorkerMetrics.get().runFinished(services.type(), RunMetrics.outcome(verdict));
+        services.metrics().runFinished(services.type(), RunMetrics.outcome(verdict));
         if (handle != null && end != null && info != null) {
             int code = end instanceof Phase.Exited exited ? exited.status().code() : -1;
             services.events().executed(info, handle.infrastructurePid(), code, submittedEventId);

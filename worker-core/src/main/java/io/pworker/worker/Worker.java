@@ -61,6 +61,7 @@ public final class Worker implements AutoCloseable {
     private final Map<String, String> environment;
     private final PrintStream console;
     private final Clock clock;
+    private final WorkerMetrics metrics;
     private final String name;
     private final String type;
     private final Instant createdAt;
@@ -89,8 +90,9 @@ public final class Worker implements AutoCloseable {
     private ServiceNotifications systemd;
 
     private Worker(Settings settings, WorkerOptions options, InfrastructurePlugin plugin, Map<String, String> environment,
-            PrintStream console, Clock clock, PrefectClient client) {
+            PrintStream console, Clock clock, PrefectClient client, WorkerMetrics metrics) {
         this.settings = settings;
+        this.metrics = metrics;
         this.options = options;
         this.plugin = plugin;
         this.environment = Map.copyOf(environment);
@@ -113,6 +115,16 @@ public final class Worker implements AutoCloseable {
      */
     public static Worker create(Settings settings, WorkerOptions options, PluginRegistry registry,
             Map<String, String> environment, PrintStream console, Clock clock) throws WorkerException, InterruptedException {
+        return create(settings, options, registry, environment, console, clock, WorkerMetrics.none());
+    }
+
+    /**
+     * The same, counting into {@code metrics}, which {@code /metrics} serves when it is not
+     * {@link WorkerMetrics#none()} and the health server runs.
+     */
+    public static Worker create(Settings settings, WorkerOptions options, PluginRegistry registry,
+            Map<String, String> environment, PrintStream console, Clock clock, WorkerMetrics metrics)
+            throws WorkerException, InterruptedException {
         if (options.pool() == null || options.pool().isBlank()) {
             throw new WorkerException("Missing required option '--pool'");
         }
@@ -123,7 +135,8 @@ public final class Worker implements AutoCloseable {
             throw new WorkerException("--limit must be at least 1, got " + options.limit());
         }
         String provisional = options.name() != null ? options.name() : "pworker-" + UUID.randomUUID();
-        PrefectClient client = new PrefectClient(new PrefectHttp(settings, provisional, Version.get(), PREFECT_VERSION));
+        PrefectClient client = new PrefectClient(new PrefectHttp(settings, provisional, Version.get(), PREFECT_VERSION,
+                metrics));
         try {
             InfrastructurePlugin plugin = resolvePlugin(options, registry, client);
             PrefectClient named = client;
@@ -131,9 +144,9 @@ public final class Worker implements AutoCloseable {
                 client.close();
                 String name = plugin.workerClassName() + " " + UUID.randomUUID();
                 options = options.withName(name);
-                named = new PrefectClient(new PrefectHttp(settings, name, Version.get(), PREFECT_VERSION));
+                named = new PrefectClient(new PrefectHttp(settings, name, Version.get(), PREFECT_VERSION, metrics));
             }
-            Worker worker = new Worker(settings, options, plugin, environment, console, clock, named);
+            Worker worker = new Worker(settings, options, plugin, environment, console, clock, named, metrics);
             worker.preflightWarnings();
             return worker;
         } catch (WorkerException | RuntimeException | InterruptedException e) {
@@ -239,10 +252,10 @@ public final class Worker implements AutoCloseable {
         RunReporter reporter = new RunReporter(prefect, () -> stopping);
         RunServices services = new RunServices(name, type, plugin.capabilities(), settings.killGracePeriod(), prefect,
                 new Submission(prefect, events, name, type), configurations, reporter, events, logs, launcher, store,
-                poolSync::pool, clock);
+                poolSync::pool, clock, metrics);
         Slots slots = new Slots(options.limit());
         runs = new Runs(services, slots);
-        WorkerMetrics.get().bind(new WorkerMetrics.WorkerGauges(type, runs::size,
+        metrics.bind(new WorkerMetrics.WorkerGauges(type, runs::size,
                 () -> options.limit() == null ? null : Math.max(0, options.limit() - slots.inUse()), this::lastPolled,
                 () -> cancellations != null && !cancellations.polling(), clock));
         reconciler = new Reconciler(store, runs, launcher, prefect, configurations, type);
@@ -270,8 +283,8 @@ public final class Worker implements AutoCloseable {
                         settings.querySeconds().multipliedBy(30), clock);
                 Instant unpolled = poller.lastPolled();
                 health.serveReadiness(() -> !poller.lastPolled().equals(unpolled));
-                if (WorkerMetrics.get().enabled()) {
-                    health.serve("/metrics", "text/plain; version=0.0.4; charset=utf-8", WorkerMetrics.get()::scrape);
+                if (metrics.enabled()) {
+                    health.serve("/metrics", "text/plain; version=0.0.4; charset=utf-8", metrics::scrape);
                 }
             } catch (IOException e) {
                 throw new WorkerException("Cannot serve /health on " + settings.webserverHost() + ":"

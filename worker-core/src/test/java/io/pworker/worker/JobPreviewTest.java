@@ -16,6 +16,9 @@ class JobPreviewTest {
                 "{\"env\": {\"STAGE\": \"prod\", \"DB_PASSWORD\": \"pw-1234\"}, \"labels\": {\"team\": \"data\"}, \"exit_code\": 4}",
                 "{\"env\": {\"EXTRA\": \"x\"}, \"name\": \"{{ ctx.flow_run.name }}-job\"}");
         assertThat(r.rendered()).isEqualTo(r.launched());
+        // the plugin's preview is handed the same run as its launch
+        assertThat(r.renderedRun()).isEqualTo(r.launchedRun());
+        assertThat(r.renderedRun().deploymentName()).isEqualTo("nightly");
         assertThat(r.rendered().path("env").path("EXTRA").asText()).isEqualTo("x");
         assertThat(r.rendered().path("exit_code").asInt()).isEqualTo(4);
         // what is shown hides credentials the worker forwards and secrets named as such

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.settings.Settings;
 import io.pworker.spi.Capabilities;
+import io.pworker.spi.FlowRunInfo;
 import io.pworker.spi.InfrastructureLauncher;
 import io.pworker.spi.InfrastructurePlugin;
 import io.pworker.spi.KillOutcome;
@@ -34,8 +35,8 @@ public final class RenderParity {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** What the plugin received and what render printed for the same run. */
-    public record Result(ObjectNode launched, ObjectNode rendered) {
+    /** What the plugin received and what render printed for the same run, and the run info each was given. */
+    public record Result(ObjectNode launched, ObjectNode rendered, FlowRunInfo launchedRun, FlowRunInfo renderedRun) {
     }
 
     private RenderParity() {
@@ -64,9 +65,10 @@ public final class RenderParity {
                 String deployment = prefect.createDeployment(flowId, "nightly", "pool", JSON.readTree(deploymentVariables));
                 String run = prefect.createFlowRun(deployment, runVariables);
                 await(Duration.ofSeconds(20), () -> !recording.received.isEmpty(), "the launch");
-                ObjectNode rendered = JobPreview.render(Settings.from(settings), environment,
+                JobPreview.Rendered rendered = JobPreview.prepare(Settings.from(settings), environment,
                         new JobPreview.Request("pool", deployment, null, run, "parity"));
-                return new Result(recording.received.getFirst(), rendered);
+                LaunchRequest launched = recording.received.getFirst();
+                return new Result(launched.configuration(), rendered.configuration(), launched.run(), rendered.run());
             } finally {
                 worker.stop();
             }
@@ -76,7 +78,7 @@ public final class RenderParity {
     /** The plugin's type and template, with a launcher that records what it is given and launches nothing. */
     private static final class Recording implements InfrastructurePlugin {
         private final InfrastructurePlugin real;
-        final List<ObjectNode> received = new CopyOnWriteArrayList<>();
+        final List<LaunchRequest> received = new CopyOnWriteArrayList<>();
 
         Recording(InfrastructurePlugin real) {
             this.real = real;
@@ -107,7 +109,7 @@ public final class RenderParity {
             return new InfrastructureLauncher() {
                 @Override
                 public RunHandle launch(LaunchRequest request) throws LaunchException {
-                    received.add(request.configuration().deepCopy());
+                    received.add(new LaunchRequest(request.run(), request.configuration().deepCopy(), request.log()));
                     throw new LaunchException("recorded for the render test; nothing launched");
                 }
 

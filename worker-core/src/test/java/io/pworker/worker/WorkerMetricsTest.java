@@ -18,8 +18,8 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * {@code /metrics} against the Prefect fake: it parses as Prometheus text, and the run counters move when runs are
- * claimed, complete, crash, fail to submit and are cancelled. Metrics are per process, so the checks compare
- * values before and after.
+ * claimed, complete, crash, fail to submit and are cancelled. The checks compare values before and after, since
+ * the worker's own start-up (pool sync, first poll) counts too.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class WorkerMetricsTest {
@@ -48,14 +48,14 @@ class WorkerMetricsTest {
 
     @Test
     void countersMoveAsRunsAreClaimedCrashAndAreCancelled() throws Exception {
-        WorkerMetrics.enable();
         // the state directory in the environment (where the worker reads PWORKER_*), so that no run is recorded in ~/.prefect
         Worker w = Worker.create(io.pworker.settings.Settings.from(h.settings("PREFECT_WORKER_WEBSERVER_HOST", "127.0.0.1",
                         "PREFECT_WORKER_WEBSERVER_PORT", "0")),
                 WorkerOptions.of("pool", "stub").withName("m1").withHealthcheck(true).withLimit(5),
                 new PluginRegistry(java.util.List.of(h.stub)),
                 java.util.Map.of("PWORKER_STATE_DIR", h.prefect.stateDirectory().toString()),
-                new java.io.PrintStream(new java.io.ByteArrayOutputStream()), java.time.Clock.systemUTC());
+                new java.io.PrintStream(new java.io.ByteArrayOutputStream()), java.time.Clock.systemUTC(),
+                WorkerMetrics.prometheus());
         try {
             w.start();
             check(w);

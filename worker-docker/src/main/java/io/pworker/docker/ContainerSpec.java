@@ -1,15 +1,23 @@
 package io.pworker.docker;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.command.CreateContainerCmd;
 import com.github.dockerjava.api.model.Bind;
 import com.github.dockerjava.api.model.HostConfig;
+import com.github.dockerjava.core.DockerClientConfig;
+import com.github.dockerjava.core.command.CreateContainerCmdImpl;
 import io.pworker.spi.FlowRunInfo;
 import io.pworker.spi.LaunchException;
 import io.pworker.spi.RunLog;
 import io.pworker.spi.ShellWords;
+import java.io.IOException;
 import java.net.URI;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -111,6 +119,43 @@ final class ContainerSpec {
      * worker can read it, so {@code auto_remove} is done by the launcher's release instead.
      */
     CreateContainerCmd createCommand(DockerClient docker, String name) {
+        return fill(docker.createContainerCmd(config.image()), name);
+    }
+
+    /**
+     * What the launch's first create call sends the engine, for {@code pworker render}: the path and query, and
+     * the JSON body as docker-java writes it, less the many fields it sends as null (the engine's defaults). Built
+     * by {@link #fill}, as the launch's call is, on a command that is never sent.
+     */
+    ObjectNode createRequest() {
+        CreateContainerCmd create = fill(new CreateContainerCmdImpl(command -> {
+            throw new IllegalStateException("a previewed create call is never sent");
+        }, null, config.image()), baseName.isEmpty() ? null : baseName);
+        ObjectMapper engineJson = DockerClientConfig.getDefaultObjectMapper();
+        ObjectNode out = JsonNodeFactory.instance.objectNode();
+        out.put("request", "POST /containers/create" + (create.getName() == null ? ""
+                : "?name=" + URLEncoder.encode(create.getName(), StandardCharsets.UTF_8)));
+        try {
+            out.set("body", withoutNulls(engineJson.readTree(engineJson.writeValueAsBytes(create))));
+        } catch (IOException e) {
+            throw new IllegalStateException("docker-java cannot write its own create command: " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    /** {@code node} without the object fields whose value is null, at every depth. */
+    static JsonNode withoutNulls(JsonNode node) {
+        if (node instanceof ObjectNode object) {
+            object.properties().removeIf(e -> e.getValue().isNull());
+            object.forEach(ContainerSpec::withoutNulls);
+        } else if (node.isArray()) {
+            node.forEach(ContainerSpec::withoutNulls);
+        }
+        return node;
+    }
+
+    /** Sets everything the create call says about the container on {@code create}: the one place that does. */
+    private CreateContainerCmd fill(CreateContainerCmd create, String name) {
         HostConfig host = HostConfig.newHostConfig().withAutoRemove(false).withPrivileged(config.privileged());
         if (!binds.isEmpty()) {
             host.withBinds(binds);
@@ -127,8 +172,7 @@ final class ContainerSpec {
         if (!extraHosts.isEmpty()) {
             host.withExtraHosts(extraHosts.toArray(String[]::new));
         }
-        CreateContainerCmd create = docker.createContainerCmd(config.image())
-                .withEnv(env.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList())
+        create.withEnv(env.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList())
                 .withLabels(labels)
                 .withCmd(config.command())
                 .withHostConfig(host);

@@ -82,7 +82,7 @@ final class DockerLauncher implements InfrastructureLauncher {
 
     @Override
     public RunHandle launch(LaunchRequest request) throws LaunchException, InterruptedException {
-        DockerJobConfiguration config = DockerJobConfiguration.from(request.configuration(), defaultImage(request));
+        DockerJobConfiguration config = DockerJobConfiguration.from(request.configuration(), defaultImage(defaultImage, request));
         ContainerSpec spec = new ContainerSpec(config, request.run(), request.log());
         String runId = request.run().id();
         Optional<Container> earlier = containerOf(runId);
@@ -105,10 +105,12 @@ final class DockerLauncher implements InfrastructureLauncher {
     /**
      * Prefect runs flows in the Prefect image of the worker's own version; ours is the Prefect version pworker
      * speaks, which the core writes into the run's {@code prefect.io/version} label.
+     *
+     * @param configured {@code PWORKER_DOCKER_DEFAULT_IMAGE}, or null
      */
-    private String defaultImage(LaunchRequest request) {
-        if (defaultImage != null && !defaultImage.isBlank()) {
-            return defaultImage;
+    static String defaultImage(String configured, LaunchRequest request) {
+        if (configured != null && !configured.isBlank()) {
+            return configured;
         }
         String version = request.configuration().path("labels").path("prefect.io/version").asText("");
         return version.matches("\\d+\\.\\d+\\.\\d+") ? "prefecthq/prefect:" + version + "-python" + DEFAULT_PYTHON

@@ -20,6 +20,7 @@ class DockerRenderTest {
                 "{\"image\": \"etl:7\", \"volumes\": [\"/data:/data\"], \"env\": {\"STAGE\": \"prod\"}}",
                 "{\"image_pull_policy\": \"Never\", \"mem_limit\": \"512m\"}");
         assertThat(r.rendered()).isEqualTo(r.launched());
+        assertThat(r.renderedRun()).isEqualTo(r.launchedRun());
         assertThat(r.rendered().path("image").asText()).isEqualTo("etl:7");
         assertThat(r.rendered().path("image_pull_policy").asText()).isEqualTo("Never");
         assertThat(r.rendered().path("volumes").get(0).asText()).isEqualTo("/data:/data");

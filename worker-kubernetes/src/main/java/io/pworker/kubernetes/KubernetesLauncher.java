@@ -64,7 +64,7 @@ final class KubernetesLauncher implements InfrastructureLauncher {
     public RunHandle launch(LaunchRequest request) throws LaunchException, InterruptedException {
         ObjectNode configuration = request.configuration();
         KubernetesJobConfiguration config = KubernetesJobConfiguration.prepare(configuration, request.run(),
-                defaultImage(configuration));
+                defaultImage(settings.defaultImage(), configuration));
         Cluster cluster;
         try {
             cluster = cluster(config.cluster());
@@ -78,8 +78,9 @@ final class KubernetesLauncher implements InfrastructureLauncher {
                     + "instead of creating another.");
             return JobRef.of(existing).handle(existing.getMetadata().getUid());
         }
-        V1Secret envSecret = secrets.apply(cluster, config.namespace(), config.manifest(), runId, request.log());
-        V1Job job = JobManifests.toJob(config.manifest());
+        JobRequest jobRequest = JobRequest.of(config, secrets, cluster, runId, request.log());
+        V1Secret envSecret = jobRequest.envSecret();
+        V1Job job = jobRequest.job();
         if (envSecret != null) {
             try {
                 cluster.core().createNamespacedSecret(config.namespace(), envSecret).execute();
@@ -380,9 +381,24 @@ final class KubernetesLauncher implements InfrastructureLauncher {
     }
 
     /** Prefect runs flows in the Prefect image of the worker's version; ours is the version pworker speaks. */
-    private String defaultImage(ObjectNode configuration) {
-        if (settings.defaultImage() != null) {
-            return settings.defaultImage();
+    /**
+     * What the Job creation sends: the Secret for the environment ({@code STORE_ENV_AS_SECRET}), or null, and the
+     * Job. The manifest's environment is rewritten for the secret options first (which may upsert the API-key
+     * Secret on {@code cluster}).
+     */
+    record JobRequest(V1Secret envSecret, V1Job job) {
+
+        static JobRequest of(KubernetesJobConfiguration config, JobSecrets secrets, Cluster cluster, String runId,
+                RunLog log) throws LaunchException {
+            V1Secret envSecret = secrets.apply(cluster, config.namespace(), config.manifest(), runId, log);
+            return new JobRequest(envSecret, JobManifests.toJob(config.manifest()));
+        }
+    }
+
+    /** @param configured {@code PWORKER_KUBERNETES_DEFAULT_IMAGE}, or null */
+    static String defaultImage(String configured, ObjectNode configuration) {
+        if (configured != null) {
+            return configured;
         }
         String version = configuration.path("labels").path("prefect.io/version").asText("");
         return version.matches("\\d+\\.\\d+\\.\\d+") ? "prefecthq/prefect:" + version + "-python" + DEFAULT_PYTHON

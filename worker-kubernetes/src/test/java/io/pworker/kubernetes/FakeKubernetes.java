@@ -76,6 +76,8 @@ final class FakeKubernetes implements AutoCloseable {
     private final List<String> violations = new CopyOnWriteArrayList<>();
     private final Map<String, AtomicInteger> watchConnections = new HashMap<>();
     private final List<String> requests = new CopyOnWriteArrayList<>();
+    /** The body of each POST, as "kind namespace" → JSON, in order. */
+    private final List<Map.Entry<String, String>> posted = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
 
     private record Event(long version, String kind, String namespace, String type, ObjectNode object) {
@@ -347,7 +349,13 @@ final class FakeKubernetes implements AutoCloseable {
         });
     }
 
+    /** The bodies POSTed for {@code kind} ({@code "jobs"}, …) in namespace {@code ns}, as sent. */
+    List<String> posted(String kind, String ns) {
+        return posted.stream().filter(e -> e.getKey().equals(kind + " " + ns)).map(Map.Entry::getValue).toList();
+    }
+
     private void create(HttpExchange ex, String kind, String ns, byte[] body) throws IOException {
+        posted.add(Map.entry(kind + " " + ns, new String(body, StandardCharsets.UTF_8)));
         ObjectNode o;
         try {
             JSON.deserialize(new String(body, StandardCharsets.UTF_8), modelOf(kind));

@@ -27,27 +27,51 @@ record ProcessSpec(String program, List<String> args, Path workingDir, Map<Strin
         env = Map.copyOf(env);
     }
 
+    /**
+     * What the configuration asks for, before anything on this machine is looked at: the command split into
+     * words, the working directory, and the variables set over the worker's environment. Shown by
+     * {@code pworker render}; {@link #prepare} checks it against the machine.
+     *
+     * @param workingDir {@code working_dir}, or null for a temporary directory made at launch
+     */
+    record Plan(List<String> argv, Path workingDir, Map<String, String> env, boolean streamOutput, String name) {
+
+        Plan {
+            argv = List.copyOf(argv);
+            env = Map.copyOf(env);
+        }
+
+        static Plan of(ProcessJobConfiguration config) throws LaunchException {
+            List<String> argv;
+            try {
+                argv = ShellWords.split(config.command());
+            } catch (IllegalArgumentException e) {
+                throw new LaunchException("invalid job configuration 'command': " + e.getMessage());
+            }
+            if (argv.isEmpty()) {
+                throw new LaunchException("invalid job configuration 'command': it is empty");
+            }
+            return new Plan(argv, config.workingDir() == null ? null : Path.of(config.workingDir()), config.env(),
+                    config.streamOutput(), config.name());
+        }
+
+        /** The child's whole environment: job variables win over the worker's own, unlike Prefect 3.4's runner (see README). */
+        Map<String, String> environment(Map<String, String> workerEnvironment) {
+            Map<String, String> all = new HashMap<>(workerEnvironment);
+            all.putAll(env);
+            return all;
+        }
+    }
+
     static ProcessSpec prepare(ProcessJobConfiguration config, Map<String, String> workerEnvironment)
             throws LaunchException {
-        List<String> argv;
-        try {
-            argv = ShellWords.split(config.command());
-        } catch (IllegalArgumentException e) {
-            throw new LaunchException("invalid job configuration 'command': " + e.getMessage());
+        Plan plan = Plan.of(config);
+        List<String> argv = plan.argv();
+        Path dir = plan.workingDir();
+        if (dir != null && !Files.isDirectory(dir)) {
+            throw new LaunchException("working_dir '" + config.workingDir() + "' is not an existing directory");
         }
-        if (argv.isEmpty()) {
-            throw new LaunchException("invalid job configuration 'command': it is empty");
-        }
-        Path dir = null;
-        if (config.workingDir() != null) {
-            dir = Path.of(config.workingDir());
-            if (!Files.isDirectory(dir)) {
-                throw new LaunchException("working_dir '" + config.workingDir() + "' is not an existing directory");
-            }
-        }
-        Map<String, String> env = new HashMap<>(workerEnvironment);
-        // job variables win over the worker's own environment, unlike Prefect 3.4's runner (see README)
-        env.putAll(config.env());
+        Map<String, String> env = plan.environment(workerEnvironment);
         // the wrapper would turn "not found" into a late exit code 127; find the program first for a clear error
         String program = resolve(argv.getFirst(), env.get("PATH"), dir);
         if (program == null) {

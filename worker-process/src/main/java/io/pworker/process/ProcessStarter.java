@@ -34,10 +34,15 @@ final class ProcessStarter {
             return null;
         }
         try {
-            return Files.createTempDirectory("pworker-" + run.id().replaceAll("[^A-Za-z0-9-]", "_") + "-");
+            return Files.createTempDirectory(temporaryDirectoryPrefix(run));
         } catch (IOException e) {
             throw new LaunchException("cannot create a working directory for the flow run: " + e.getMessage(), e);
         }
+    }
+
+    /** The name of a run's temporary directory, before the random part {@link Files#createTempDirectory} adds. */
+    static String temporaryDirectoryPrefix(FlowRunInfo run) {
+        return "pworker-" + run.id().replaceAll("[^A-Za-z0-9-]", "_") + "-";
     }
 
     /**

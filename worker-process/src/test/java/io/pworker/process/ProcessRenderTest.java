@@ -17,6 +17,7 @@ class ProcessRenderTest {
                 "{\"working_dir\": \"/srv/etl\", \"env\": {\"STAGE\": \"prod\"}, \"stream_output\": false}",
                 "{\"command\": \"python -m etl\", \"labels\": {\"team\": \"data\"}}");
         assertThat(r.rendered()).isEqualTo(r.launched());
+        assertThat(r.renderedRun()).isEqualTo(r.launchedRun());
         assertThat(r.rendered().path("working_dir").asText()).isEqualTo("/srv/etl");
         assertThat(r.rendered().path("command").asText()).isEqualTo("python -m etl");
         assertThat(r.rendered().path("env").path("STAGE").asText()).isEqualTo("prod");
