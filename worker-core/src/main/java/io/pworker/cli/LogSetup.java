@@ -47,6 +47,9 @@ public final class LogSetup extends ContextAwareBase implements Configurator {
         for (String quiet : new String[] {"jdk.internal.httpclient", "org.apache.hc", "com.github.dockerjava"}) {
             context.getLogger(quiet).setLevel(Level.WARN);
         }
+        // the schema validator warns about every keyword it does not know (Prefect's UI keys such as "position"),
+        // once per template, which reads to a user as a problem with their pool; violations are reported by pworker
+        context.getLogger("com.networknt.schema").setLevel(Level.ERROR);
         // SDKs that write credentials at DEBUG: the AWS SigV4 signer logs each canonical request with its
         // x-amz-security-token. Capped here, so PREFECT_LOGGING_LEVEL=DEBUG never puts a secret in the log.
         for (String secretive : SECRETIVE_LOGGERS) {
