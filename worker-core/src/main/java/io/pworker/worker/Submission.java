@@ -1,10 +1,12 @@
 package io.pworker.worker;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pworker.api.ApiException;
 import io.pworker.api.Deployment;
 import io.pworker.api.FlowRun;
 import io.pworker.api.OrchestrationResult;
 import io.pworker.api.PrefectObjects;
+import io.pworker.api.StateProposals;
 import io.pworker.api.WorkPool;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -40,6 +42,9 @@ final class Submission {
      * that claims go first and launches follow close behind.
      */
     static final int CONCURRENT_WRITES = 2;
+    /** Pauses between proposals of a claim that went unanswered after all of the transport's retries. */
+    static final Duration FIRST_UNANSWERED_PAUSE = Duration.ofSeconds(2);
+    static final Duration MAX_UNANSWERED_PAUSE = Duration.ofSeconds(60);
 
     private final PrefectObjects prefect;
     private final Semaphore claims = new Semaphore(CONCURRENT_CLAIMS, true);
@@ -95,14 +100,30 @@ final class Submission {
             }
         }
         rlog.info("Worker '" + workerName + "' submitting flow run '" + id + "'");
+        ObjectNode proposal = StateProposals.body(id, "PENDING", "Pending", null, false);
+        Duration unanswered = FIRST_UNANSWERED_PAUSE;
+        boolean lastUnanswered = false;
         while (!stop.getAsBoolean()) {
             Optional<OrchestrationResult> answer;
             try {
-                answer = prefect.client().setState(id, "PENDING", "Pending", null, false);
+                answer = prefect.client().setState(id, proposal);
             } catch (ApiException e) {
-                rlog.error("Failed to update state of flow run '" + id + "': " + e.getMessage(), null);
-                return Optional.empty();
+                if (!e.isTransient()) {
+                    rlog.error("Failed to update state of flow run '" + id + "': " + e.getMessage(), null);
+                    return Optional.empty();
+                }
+                // Every retry went unanswered, yet the server may have taken the claim: given up now, the run would
+                // stay PENDING with nobody to launch it (Prefect's worker leaves it so). The same proposal, sent
+                // again once the server answers, settles it: the server knows its transition id if it took it.
+                log.warn("No answer to the claim of flow run {} ({}); asking again in {} s with the same proposal",
+                        id, e.getMessage(), unanswered.toSeconds());
+                lastUnanswered = true;
+                pauseOutsideClaims(unanswered);
+                unanswered = unanswered.multipliedBy(2).compareTo(MAX_UNANSWERED_PAUSE) > 0
+                        ? MAX_UNANSWERED_PAUSE : unanswered.multipliedBy(2);
+                continue;
             }
+            lastUnanswered = false;
             if (answer.isEmpty()) {
                 log.info("Flow run {} no longer exists; not submitting it", id);
                 return Optional.empty();
@@ -120,13 +141,29 @@ final class Submission {
                     return Optional.empty();
                 case "WAIT":
                     Thread.sleep(Duration.ofMillis(Math.round(Math.min(60, Math.max(0.1, r.delaySeconds())) * 1000)));
+                    // a new proposal is a new transition (worker-spec §2.7)
+                    proposal = StateProposals.body(id, "PENDING", "Pending", null, false);
                     continue;
                 default:
                     rlog.info("Aborted submission of flow run '" + id + "'. Server sent an abort signal: " + r.reason());
                     return Optional.empty();
             }
         }
+        if (lastUnanswered) {
+            log.warn("Stopped before the server answered the claim of flow run {}; if it took the claim, the run"
+                    + " stays PENDING until it is cancelled or rescheduled", id);
+        }
         return Optional.empty();
+    }
+
+    /** Waits without holding a claim turn, so that the claims of other runs go on meanwhile. */
+    private void pauseOutsideClaims(Duration pause) throws InterruptedException {
+        claims.release();
+        try {
+            Thread.sleep(pause);
+        } finally {
+            claims.acquireUninterruptibly();
+        }
     }
 
     /**

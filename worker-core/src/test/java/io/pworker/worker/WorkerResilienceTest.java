@@ -121,6 +121,24 @@ class WorkerResilienceTest {
     }
 
     @Test
+    void aClaimUnansweredAfterEveryRetryIsProposedAgainUntilTheServerAnswers() throws Exception {
+        // no transport retries: each lost answer is at once an unanswered claim for the submission
+        start("PREFECT_CLIENT_MAX_RETRIES", "0");
+        // the server takes the first proposal, then the answers to it and to the next one are lost
+        prefect.loseResponsesNext("POST", "/flow_runs/[^/]+/set_state", 2);
+        String id = run();
+        await(Duration.ofSeconds(60), () -> launched(id), "launched once the server answers");
+        List<RecordedRequest> claims = requestsTo("POST", "/flow_runs/" + id + "/set_state").stream()
+                .filter(r -> r.body().path("state").path("name").asText().equals("Pending")).toList();
+        assertThat(claims).hasSizeGreaterThanOrEqualTo(3);
+        // one transition, asked three times: the server recognised it instead of aborting a second PENDING
+        assertThat(claims.stream().map(r -> r.body().path("state").path("state_details").path("transition_id")
+                .asText()).distinct()).hasSize(1);
+        assertThat(stub.launched).hasSize(1);
+        assertThat(prefect.stateType(id)).isEqualTo("PENDING");
+    }
+
+    @Test
     void aPoolAnswerThatIsNotJsonStopsTheStartAndNothingIsWritten() throws Exception {
         prefect.createWorkPool("pool", "stub", JSON.readTree("{}"));
         prefect.answerNext("GET", "/work_pools/pool", 200, "text/html", "<html>maintenance page</html>", 100);
