@@ -576,6 +576,15 @@ class ProcessLauncherTest {
     }
 
     @Test
+    void procStatReadsThisProcess() {
+        ProcStat self = ProcStat.read(ProcessHandle.current().pid()).orElseThrow();
+        assertThat(self.running()).isTrue();
+        assertThat(self.startTicks()).isPositive();
+        assertThat(ProcStat.read(ProcessHandle.current().pid()).orElseThrow()).isEqualTo(self);
+        assertThat(ProcStat.parse(1, "1 (x) S 1 2")).isEmpty();
+    }
+
+    @Test
     void aZombieHasEnded() {
         String line = "4242 (sleep) Z 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 0 0";
         assertThat(ProcStat.parse(4242, line).orElseThrow().running()).isFalse();
