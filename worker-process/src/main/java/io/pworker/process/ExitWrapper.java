@@ -129,6 +129,10 @@ final class ExitWrapper {
 
     /** The pid in a wrapper's pid file, once it is there whole. */
     static Optional<Long> writtenPid(Path exitFile) {
+        if (!Files.exists(pidFile(exitFile))) {
+            // the usual answer while a launch waits for it, and cheaper than the exception of a failed read
+            return Optional.empty();
+        }
         try {
             String text = Files.readString(pidFile(exitFile), StandardCharsets.US_ASCII);
             return text.matches("[1-9][0-9]{0,18}\n") ? Optional.of(Long.parseLong(text.strip())) : Optional.empty();
