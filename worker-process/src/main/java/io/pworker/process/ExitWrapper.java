@@ -1,5 +1,6 @@
 package io.pworker.process;
 
+import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
@@ -8,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 
 /**
  * How a flow-run command is started: in its own session and process group ({@code setsid}), under a fixed POSIX
@@ -188,9 +190,10 @@ final class ExitWrapper {
     /**
      * The pid of a live wrapper that writes to {@code exitFile}: a process started for the run by a worker that
      * crashed before it could note the pid. Its pid file names it, once written; else the processes are searched:
-     * the exit file's path names the state directory and the run, so no other process has it on its command line. Of a wrapper and its forked copy (before the command is exec'd),
-     * the one that leads its group is the wrapper; failing that (caught before {@code setsid} ran), the one whose
-     * parent is not a process of the same run. A detached launch briefly has two {@code setsid} processes with the
+     * the exit file's path names the state directory and the run, so no other process has it on its command line.
+     * Of a wrapper and its forked copy (before the command is exec'd), the one that leads its group is the
+     * wrapper; failing that (caught before {@code setsid} ran), the one whose parent is not a process of the same
+     * run. A detached launch briefly has two {@code setsid} processes with the
      * same command line: the one that forked, about to exit, and the one that becomes the wrapper and leads.
      */
     static Optional<Long> findRunning(Path exitFile) {
@@ -254,9 +257,9 @@ final class ExitWrapper {
     private static boolean forks(String setsid, String shell) {
         try {
             Process p = new ProcessBuilder(setsid, "--fork", shell, "-c", ":")
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectErrorStream(true).start();
-            if (!p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)) {
+            if (!p.waitFor(5, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 return false;
             }
