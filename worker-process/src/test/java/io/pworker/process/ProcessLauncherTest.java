@@ -379,6 +379,15 @@ class ProcessLauncherTest {
     }
 
     @Test
+    void aRunTheWorkerEndedWithSigkillIsReportedAsMinus9AlsoAfterARestart() throws Exception {
+        RunHandle h = launch(config("sh -c " + shellQuote("trap '' TERM; sleep 300"), ""));
+        awaitCommand(h);
+        assertThat(first().kill(h, null, Duration.ofMillis(300))).isEqualTo(KillOutcome.KILLED);
+        assertThat(state.resolve("exit").resolve(flowRunId(h))).as("SIGKILL left the wrapper no time").doesNotExist();
+        assertThat(code(launcher().recover(h, null))).isEqualTo(-9);
+    }
+
+    @Test
     void aPoliteProcessEndsOnSigtermWithMinus15() throws Exception {
         RunHandle h = launch(config("sleep 300", ""));
         BlockingQueue<Phase> phases = watch(first(), h);
