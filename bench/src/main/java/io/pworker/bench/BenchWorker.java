@@ -72,13 +72,29 @@ final class BenchWorker implements AutoCloseable {
         return pid;
     }
 
+    /**
+     * The worker's flow-run processes named {@code comm}: below it, or (pworker's detached runs, re-parented to
+     * init) anywhere with the worker's own {@code PREFECT_HOME} in their environment.
+     */
+    long countRuns(String comm) {
+        java.util.Set<Long> runs = new java.util.HashSet<>(Procs.descendants(process.pid()));
+        runs.addAll(Procs.withEnvironment(homeEntry()));
+        return runs.stream().filter(p -> comm.equals(Procs.comm(p))).count();
+    }
+
+    private String homeEntry() {
+        return "PREFECT_HOME=" + home.resolve("prefect");
+    }
+
     boolean alive() {
         return process.isAlive();
     }
 
     @Override
     public void close() throws InterruptedException {
-        List<Long> left = Procs.descendants(process.pid());
+        List<Long> left = new java.util.ArrayList<>(Procs.descendants(process.pid()));
+        left.addAll(Procs.withEnvironment(homeEntry()));
+        left.remove(process.pid());
         // the bundle may run Prefect's worker below a wrapper; the signal must reach the worker itself
         Procs.signal(pid(), kind == Kind.PREFECT ? "INT" : "TERM");
         if (!process.waitFor(60, TimeUnit.SECONDS)) {

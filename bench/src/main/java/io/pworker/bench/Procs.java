@@ -76,8 +76,47 @@ final class Procs {
         return out;
     }
 
-    static long countDescendants(long root, String comm) {
-        return descendants(root).stream().filter(p -> comm.equals(comm(p))).count();
+    /**
+     * Every process whose environment holds {@code entry} ({@code KEY=VALUE}): what a worker started and handed to
+     * init (pworker's detached runs) is no longer below it, but it inherited the worker's environment.
+     */
+    static List<Long> withEnvironment(String entry) {
+        byte[] needle = ("\0" + entry + "\0").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        List<Long> out = new ArrayList<>();
+        try (var dirs = Files.list(Path.of("/proc"))) {
+            for (Path d : dirs.toList()) {
+                String name = d.getFileName().toString();
+                if (!name.chars().allMatch(Character::isDigit)) {
+                    continue;
+                }
+                try {
+                    byte[] env = Files.readAllBytes(d.resolve("environ"));
+                    byte[] padded = new byte[env.length + 1];
+                    System.arraycopy(env, 0, padded, 1, env.length);
+                    if (indexOf(padded, needle) >= 0) {
+                        out.add(Long.parseLong(name));
+                    }
+                } catch (IOException | RuntimeException e) {
+                    // gone meanwhile, or another user's
+                }
+            }
+        } catch (IOException e) {
+            return List.of();
+        }
+        return out;
+    }
+
+    private static int indexOf(byte[] hay, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= hay.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (hay[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
     }
 
     /** RSS of the process and everything below it, in KiB. */

@@ -177,7 +177,7 @@ final class RealBench {
             sleepUntil(w.started.plusSeconds(20));
             long before = Procs.rssKib(w.pid());
             createRuns(dep, n);
-            await(Duration.ofSeconds(300), () -> Procs.countDescendants(w.pid(), "sleep") >= n);
+            await(Duration.ofSeconds(300), () -> w.countRuns("sleep") >= n);
             Thread.sleep(5_000);
             long after = Procs.rssKib(w.pid());
             record("RSS per in-flight process run, " + n + " runs (KiB)", kind, (after - before) / (double) n);

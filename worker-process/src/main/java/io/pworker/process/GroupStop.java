@@ -20,19 +20,23 @@ final class GroupStop {
     private final ExitWrapper wrapper;
     private final GroupSignals signals;
     private final String bootId;
+    private final Runnable beforeKill;
     private boolean ledItsGroup;
 
-    GroupStop(RunTarget target, ExitWrapper wrapper, GroupSignals signals, String bootId) {
+    /** @param beforeKill runs before SIGKILL is sent, to note it for the exit report */
+    GroupStop(RunTarget target, ExitWrapper wrapper, GroupSignals signals, String bootId, Runnable beforeKill) {
         this.target = target;
         this.wrapper = wrapper;
         this.signals = signals;
         this.bootId = bootId;
+        this.beforeKill = beforeKill;
     }
 
     /** Returns once the process has ended; a zero grace goes straight to SIGKILL. */
     void run(Duration grace) throws InfrastructureException, InterruptedException {
         if (grace.isZero() || !terminate(grace)) {
             if (target.running(bootId)) {
+                beforeKill.run();
                 send("KILL");
             }
             if (!target.awaitEnd(KILL_CONFIRMATION, bootId)) {

@@ -14,13 +14,23 @@ package io.pworker.process;
  * @param workPoolId      the pool it was launched for (for {@code discover})
  * @param workPoolName    the pool's name
  * @param killRequested   whether a worker asked it to stop, so that a signal death is reported as {@code -N}
+ * @param killSent        whether a worker sent it SIGKILL (noted before the signal), which ends the exit wrapper
+ *                        before it can write a code: then the run is reported as killed by SIGKILL ({@code -9})
  * @param outputName      the run name that prefixes its output lines on the console, or null when its output is
  *                        not kept ({@code stream_output} off)
  * @param outputPosition  how many bytes of its output file a worker has copied to the console (saved now and then)
  */
 record LaunchRecord(String flowRunId, ProcessIdentity identity, boolean recordsExitCode, String tempDir,
-        String workerName, String workPoolId, String workPoolName, boolean killRequested, String outputName,
-        long outputPosition) {
+        String workerName, String workPoolId, String workPoolName, boolean killRequested, boolean killSent,
+        String outputName, long outputPosition) {
+
+    /** A record as the launcher first writes it: nothing asked of the process yet. */
+    LaunchRecord(String flowRunId, ProcessIdentity identity, boolean recordsExitCode, String tempDir,
+            String workerName, String workPoolId, String workPoolName, boolean killRequested, String outputName,
+            long outputPosition) {
+        this(flowRunId, identity, recordsExitCode, tempDir, workerName, workPoolId, workPoolName, killRequested,
+                false, outputName, outputPosition);
+    }
 
     /** Whether the process may not have been started yet, or its identity was not written before a crash. */
     boolean starting() {
@@ -33,16 +43,21 @@ record LaunchRecord(String flowRunId, ProcessIdentity identity, boolean recordsE
 
     LaunchRecord started(ProcessIdentity processIdentity) {
         return new LaunchRecord(flowRunId, processIdentity, recordsExitCode, tempDir, workerName, workPoolId,
-                workPoolName, killRequested, outputName, outputPosition);
+                workPoolName, killRequested, killSent, outputName, outputPosition);
     }
 
     LaunchRecord withKillRequested() {
         return new LaunchRecord(flowRunId, identity, recordsExitCode, tempDir, workerName, workPoolId, workPoolName,
-                true, outputName, outputPosition);
+                true, killSent, outputName, outputPosition);
+    }
+
+    LaunchRecord withKillSent() {
+        return new LaunchRecord(flowRunId, identity, recordsExitCode, tempDir, workerName, workPoolId, workPoolName,
+                killRequested, true, outputName, outputPosition);
     }
 
     LaunchRecord withOutputPosition(long position) {
         return new LaunchRecord(flowRunId, identity, recordsExitCode, tempDir, workerName, workPoolId, workPoolName,
-                killRequested, outputName, position);
+                killRequested, killSent, outputName, position);
     }
 }

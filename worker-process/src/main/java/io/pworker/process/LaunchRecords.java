@@ -20,10 +20,11 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * The plugin's files in its state directory, up to three per flow run:
+ * The plugin's files in its state directory, up to four per flow run:
  * <pre>
  *   runs/&lt;flow-run-id&gt;.json   the launch record (small JSON an operator can read), written by the launcher
  *   exit/&lt;flow-run-id&gt;        the exit code followed by a newline, written by the exit wrapper
+ *   exit/&lt;flow-run-id&gt;.pid    the exit wrapper's pid followed by a newline, written by the wrapper itself
  *   out/&lt;flow-run-id&gt;.log     the run's stdout and stderr with {@code stream_output}, written by the run
  * </pre>
  * The first two are replaced by renaming a complete temporary file, so a reader never sees half of one. A flow-run
@@ -66,6 +67,14 @@ final class LaunchRecords {
         }
     }
 
+    /** Notes in the run's record that a worker is about to send SIGKILL; like {@link #markKillRequested}. */
+    synchronized void markKillSent(String flowRunId) throws IOException {
+        Optional<LaunchRecord> r = read(flowRunId);
+        if (r.isPresent() && !r.get().killSent()) {
+            write(r.get().withKillSent());
+        }
+    }
+
     /** Notes how far the run's output was copied; like {@link #markKillRequested}, never brings a record back. */
     synchronized void saveOutputPosition(String flowRunId, long position) throws IOException {
         Optional<LaunchRecord> r = read(flowRunId);
@@ -92,6 +101,7 @@ final class LaunchRecords {
         n.put("work_pool_id", r.workPoolId());
         n.put("work_pool_name", r.workPoolName());
         n.put("kill_requested", r.killRequested());
+        n.put("kill_sent", r.killSent());
         n.put("output_name", r.outputName());
         n.put("output_position", r.outputPosition());
         Path file = recordFile(r.flowRunId());
@@ -150,6 +160,7 @@ final class LaunchRecords {
         Path exit = exitFile(flowRunId);
         deleteQuietly(exit);
         deleteQuietly(exit.resolveSibling(exit.getFileName() + ".tmp"));
+        deleteQuietly(ExitWrapper.pidFile(exit));
         deleteQuietly(outputFile(flowRunId));
     }
 
@@ -176,7 +187,8 @@ final class LaunchRecords {
         return Optional.of(new LaunchRecord(n.path("flow_run_id").asText(), identity,
                 n.path("records_exit_code").asBoolean(), textOrNull(n, "temp_dir"), textOrNull(n, "worker_name"),
                 textOrNull(n, "work_pool_id"), textOrNull(n, "work_pool_name"), n.path("kill_requested").asBoolean(),
-                textOrNull(n, "output_name"), Math.max(0, n.path("output_position").asLong())));
+                n.path("kill_sent").asBoolean(), textOrNull(n, "output_name"),
+                Math.max(0, n.path("output_position").asLong())));
     }
 
     private Path recordFile(String flowRunId) {

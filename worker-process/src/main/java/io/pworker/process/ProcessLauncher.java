@@ -33,10 +33,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * them again after a worker restart through the {@link LaunchRecords} in the plugin's state directory.
  *
  * <p>Two kinds of process come through here: children, which this launcher started and whose exit code the JDK
- * collects, and the others (started by an earlier worker process, or named by a handle alone), whose end the
- * {@link ExitPoller} notices and whose exit code only the wrapper's file can tell. The output of both kinds goes
- * to a file that the {@link OutputFollower} copies to the console, so that no run depends on this worker process
- * staying alive.
+ * collects, and the others, whose end the {@link ExitPoller} notices and whose exit code only the wrapper's file
+ * can tell. The others are those started by an earlier worker process, those named by a handle alone, and, where
+ * the wrapper {@linkplain ExitWrapper#detaches() detaches}, every run this launcher starts: then the worker holds
+ * no process (and the JDK no thread) per run. The output of both kinds goes to a file that the
+ * {@link OutputFollower} copies to the console, so that no run depends on this worker process staying alive.
  */
 final class ProcessLauncher implements InfrastructureLauncher {
 
@@ -209,7 +210,8 @@ final class ProcessLauncher implements InfrastructureLauncher {
     /** Takes back a launch that must not stand: nothing of it stays running or on disk. */
     private void undo(Child child) {
         child.killRequested().set(true);
-        RunTarget t = new RunTarget(child.identity(), child.flowRunId(), null, child);
+        RunTarget t = new RunTarget(child.identity(), child.flowRunId(), records.read(child.flowRunId()).orElse(null),
+                child);
         try {
             stop(t, Duration.ZERO);
         } catch (InterruptedException e) {
@@ -239,7 +241,7 @@ final class ProcessLauncher implements InfrastructureLauncher {
         boolean output = t.record() != null && followOutput(t.record());
         Runnable forget = () -> {
         };
-        if (t.child() != null) {
+        if (t.child() != null && t.child().parented()) {
             if (t.child().process().isAlive()) {
                 guarded.report(new Phase.Running());
             }
@@ -304,7 +306,21 @@ final class ProcessLauncher implements InfrastructureLauncher {
     }
 
     private void stop(RunTarget t, Duration grace) throws InfrastructureException, InterruptedException {
-        new GroupStop(t, wrapper, signals, targets.bootId()).run(grace);
+        new GroupStop(t, wrapper, signals, targets.bootId(), () -> markKillSent(t)).run(grace);
+    }
+
+    /** Remembers, for the exit report, that the worker sent SIGKILL, which leaves no exit file behind. */
+    private void markKillSent(RunTarget t) {
+        if (t.child() != null) {
+            t.child().killSent().set(true);
+        }
+        if (t.flowRunId() != null) {
+            try {
+                records.markKillSent(t.flowRunId());
+            } catch (IOException e) {
+                // then a detached run's end after SIGKILL is reported with its exit code unknown
+            }
+        }
     }
 
     /** Remembers, for the exit report, that the worker asked the process to stop; survives a worker restart. */

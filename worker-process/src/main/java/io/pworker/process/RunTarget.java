@@ -11,7 +11,7 @@ import java.util.concurrent.TimeoutException;
  * @param identity  the process (exact when a start time is known)
  * @param flowRunId the flow run, or null for a pid-only handle that matches no launch record
  * @param record    the launch record of this very process, or null
- * @param child     the process as this launcher's child, or null when another worker process started it
+ * @param child     the process as this launcher started it, or null when another worker process started it
  */
 record RunTarget(ProcessIdentity identity, String flowRunId, LaunchRecord record, Child child) {
 
@@ -23,13 +23,13 @@ record RunTarget(ProcessIdentity identity, String flowRunId, LaunchRecord record
 
     /** Whether the process is still running (and is still the one the handle meant). */
     boolean running(String bootId) {
-        return child != null ? child.process().isAlive() : identity.current(bootId).isPresent();
+        return child != null && child.parented() ? child.process().isAlive() : identity.current(bootId).isPresent();
     }
 
     /** Whether it leads its own process group, so that the group can be signalled; rechecked before each signal. */
     boolean leadsItsGroup(ExitWrapper wrapper) {
         if (!ProcStat.available()) {
-            // no way to look: trust that a child started through setsid leads its group
+            // no way to look: trust that a child started through setsid leads its group (a detached one needs /proc)
             return child != null && wrapper.groups();
         }
         return ProcStat.read(pid()).map(ProcStat::leadsItsGroup).orElse(false);
@@ -37,7 +37,7 @@ record RunTarget(ProcessIdentity identity, String flowRunId, LaunchRecord record
 
     /** Waits until the process has ended; false when it still runs after {@code timeout}. */
     boolean awaitEnd(Duration timeout, String bootId) throws InterruptedException {
-        if (child != null) {
+        if (child != null && child.parented()) {
             try {
                 child.process().onExit().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
                 return true;

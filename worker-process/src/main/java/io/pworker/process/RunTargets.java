@@ -83,16 +83,26 @@ final class RunTargets {
 
     /** How a process that is no longer running ended, as far as can be known. */
     Phase ended(RunTarget t) {
-        boolean killRequested = t.flowRunId() != null
-                && records.read(t.flowRunId()).map(LaunchRecord::killRequested).orElse(false);
+        Optional<LaunchRecord> now = t.flowRunId() == null ? Optional.empty() : records.read(t.flowRunId());
+        boolean killRequested = now.map(LaunchRecord::killRequested).orElse(false);
+        boolean killSent = now.map(LaunchRecord::killSent).orElse(false);
         if (t.child() != null) {
             killRequested |= t.child().killRequested().get();
-            return new Phase.Exited(ExitStatus.of(ExitWrapper.reportedCode(t.child().process().exitValue(),
-                    killRequested)));
+            killSent |= t.child().killSent().get();
+            if (t.child().parented()) {
+                return new Phase.Exited(ExitStatus.of(ExitWrapper.reportedCode(t.child().process().exitValue(),
+                        killRequested)));
+            }
         }
-        OptionalInt recorded = t.record() == null ? OptionalInt.empty() : records.exitCode(t.flowRunId());
+        OptionalInt recorded = t.record() == null && t.child() == null ? OptionalInt.empty()
+                : records.exitCode(t.flowRunId());
         if (recorded.isPresent()) {
             return new Phase.Exited(ExitStatus.of(ExitWrapper.reportedCode(recorded.getAsInt(), killRequested)));
+        }
+        if (killRequested && killSent && !t.identity().reused(bootId)) {
+            // the worker's SIGKILL to the group ends the wrapper before it can write a code; that is what a parent
+            // would have seen (128+9), unless the process ended by itself in the instant before the signal
+            return new Phase.Exited(ExitStatus.of(ExitWrapper.reportedCode(128 + 9, true)));
         }
         return new Phase.Gone("The flow run's process " + t.pid() + " ended while the worker was not watching it; "
                 + "its exit code is unknown (" + whyUnknown(t) + ").");

@@ -379,6 +379,15 @@ class ProcessLauncherTest {
     }
 
     @Test
+    void aRunTheWorkerEndedWithSigkillIsReportedAsMinus9AlsoAfterARestart() throws Exception {
+        RunHandle h = launch(config("sh -c " + shellQuote("trap '' TERM; sleep 300"), ""));
+        awaitCommand(h);
+        assertThat(first().kill(h, null, Duration.ofMillis(300))).isEqualTo(KillOutcome.KILLED);
+        assertThat(state.resolve("exit").resolve(flowRunId(h))).as("SIGKILL left the wrapper no time").doesNotExist();
+        assertThat(code(launcher().recover(h, null))).isEqualTo(-9);
+    }
+
+    @Test
     void aPoliteProcessEndsOnSigtermWithMinus15() throws Exception {
         RunHandle h = launch(config("sleep 300", ""));
         BlockingQueue<Phase> phases = watch(first(), h);
@@ -535,6 +544,62 @@ class ProcessLauncherTest {
     }
 
     @Test
+    void runsInFlightAddNoProcessReaperThreadPerRun() throws Exception {
+        assertThat(ExitWrapper.detect().detaches()).as("this machine has util-linux's setsid --fork").isTrue();
+        int runs = 20;
+        long reapersBefore = threadsNamed("process reaper");
+        List<BlockingQueue<Phase>> watched = new ArrayList<>();
+        for (int i = 0; i < runs; i++) {
+            RunHandle h = launch(config("sleep 300", ",\"stream_output\":false"));
+            watched.add(watch(first(), h));
+        }
+        for (RunHandle h : handles) {
+            long pid = Long.parseLong(h.infrastructurePid());
+            assertThat(ProcessHandle.of(pid).flatMap(ProcessHandle::parent).map(ProcessHandle::pid))
+                    .as("the wrapper was handed to init").isNotEqualTo(java.util.Optional.of(ProcessHandle.current().pid()));
+            assertThat(alive(pid)).isTrue();
+        }
+        // the JDK gives every child it waits for a thread of this name; the runs are no children of the worker
+        assertThat(threadsNamed("process reaper") - reapersBefore).isLessThan(5);
+        assertThat(watched).allSatisfy(q -> assertThat(q.peek()).isInstanceOf(Phase.Running.class));
+    }
+
+    @Test
+    void attachedRunsAreChildrenWithAReaperThreadEach() throws Exception {
+        ProcessLauncher attached = new ProcessLauncher(new PluginContext("w", Map.of("PATH", System.getenv("PATH")),
+                new PrintStream(out, true, StandardCharsets.UTF_8), Clock.systemUTC(), state),
+                ExitWrapper.detect().attached());
+        launchers.add(attached);
+        RunHandle h = launch(attached, newRun(), config("sleep 300", ""));
+        BlockingQueue<Phase> phases = watch(attached, h);
+        long pid = Long.parseLong(h.infrastructurePid());
+        assertThat(ProcessHandle.current().children().map(ProcessHandle::pid)).contains(pid);
+        assertThat(attached.kill(h, null, Duration.ofSeconds(10))).isEqualTo(KillOutcome.KILLED);
+        assertThat(code(awaitEnd(phases))).isEqualTo(-15);
+    }
+
+    @Test
+    void aWorkerThatIsPid1KeepsItsRunsAsChildren() {
+        assertThat(ExitWrapper.detect(1).detaches()).as("orphans of a PID 1 would be its zombies").isFalse();
+        assertThat(ExitWrapper.detect(1).recordsExitCodes()).isTrue();
+    }
+
+    @Test
+    void procStatReadsThisProcess() {
+        ProcStat self = ProcStat.read(ProcessHandle.current().pid()).orElseThrow();
+        assertThat(self.running()).isTrue();
+        assertThat(self.startTicks()).isPositive();
+        assertThat(ProcStat.read(ProcessHandle.current().pid()).orElseThrow()).isEqualTo(self);
+        assertThat(ProcStat.parse(1, "1 (x) S 1 2")).isEmpty();
+    }
+
+    @Test
+    void aZombieHasEnded() {
+        String line = "4242 (sleep) Z 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 0 0";
+        assertThat(ProcStat.parse(4242, line).orElseThrow().running()).isFalse();
+    }
+
+    @Test
     void badConfigurationNamesTheKey() {
         assertThatThrownBy(() -> launch("{\"command\":\"echo 'x\",\"name\":\"n\"}"))
                 .isInstanceOf(LaunchException.class).hasMessageContaining("command");
@@ -566,6 +631,10 @@ class ProcessLauncherTest {
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
+    }
+
+    private static long threadsNamed(String name) {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals(name)).count();
     }
 
     private static long platformThreads() {
