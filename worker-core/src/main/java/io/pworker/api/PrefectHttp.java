@@ -265,6 +265,7 @@ public final class PrefectHttp implements AutoCloseable {
         }
         boolean mutating = !method.equals("GET");
         int attempt = 0;
+        int quick = 0;
         long firstFailure = 0;
         boolean csrfRetried = false;
         while (true) {
@@ -289,7 +290,7 @@ public final class PrefectHttp implements AutoCloseable {
                 if (!retryable || attempt >= maxRetries) {
                     throw new ApiException(method, path, 0, describeTransportError(e) + afterRetries(attempt, firstFailure), e);
                 }
-                if (attempt == 0) {
+                if (attempt == 0 && quick == 0) {
                     firstFailure = System.nanoTime();
                 }
                 attempt++;
@@ -306,14 +307,21 @@ public final class PrefectHttp implements AutoCloseable {
             boolean maintenance = response.headers().firstValue("Prefect-Maintenance")
                     .map(v -> v.equalsIgnoreCase("true")).orElse(false);
             if (isRetryable(status) && (maintenance || attempt < maxRetries)) {
-                if (attempt == 0) {
+                if (attempt == 0 && quick == 0) {
                     firstFailure = System.nanoTime();
+                }
+                Duration retryAfter = response.headers().firstValue("Retry-After")
+                        .flatMap(v -> RetrySchedule.parseRetryAfter(v, Instant.now())).orElse(null);
+                if (status == 503 && !maintenance && retryAfter == null && quick < RetrySchedule.QUICK_RETRIES) {
+                    quick++;
+                    Duration d = RetrySchedule.quickDelay(quick, ThreadLocalRandom.current().nextDouble());
+                    log.debug("{} {}: HTTP 503; quick retry {} in {} ms", method, path, quick, d.toMillis());
+                    Thread.sleep(d);
+                    continue;
                 }
                 if (!maintenance) {
                     attempt++;
                 }
-                Duration retryAfter = response.headers().firstValue("Retry-After")
-                        .flatMap(v -> RetrySchedule.parseRetryAfter(v, Instant.now())).orElse(null);
                 pause(Math.max(1, attempt), maxRetries, retryAfter, method, path,
                         "HTTP " + status + (maintenance ? " (server in maintenance)" : ""));
                 continue;
