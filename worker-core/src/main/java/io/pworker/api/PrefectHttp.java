@@ -62,12 +62,13 @@ public final class PrefectHttp implements AutoCloseable {
     private final HttpClient client;
     private final String base;
     private final String userAgent;
-    private final String workerName;
+    private final AtomicReference<String> workerName;
     private final AtomicReference<String> workerId = new AtomicReference<>();
     private final AtomicBoolean connectedOnce = new AtomicBoolean();
     private final String csrfClient = UUID.randomUUID().toString();
     private final AtomicReference<String> csrfToken = new AtomicReference<>();
     private final AtomicBoolean csrfDisabled;
+    private final ReentrantLock csrfLock = new ReentrantLock();
     private final RetrySchedule retries;
     /**
      * At most this many requests on the wire at once, as Prefect's client (16 connections, worker-spec §6.3): a
@@ -92,7 +93,7 @@ public final class PrefectHttp implements AutoCloseable {
         this.settings = settings;
         this.retries = new RetrySchedule(settings.maxRetries());
         this.followed = PrefectVersion.of(followedVersion);
-        this.workerName = workerName;
+        this.workerName = new AtomicReference<>(workerName);
         this.base = settings.apiUrl().toString();
         this.userAgent = "pworker/" + version + " (API " + API_VERSION + ")";
         this.csrfDisabled = new AtomicBoolean(settings.isCloud() || !settings.csrfSupportEnabled());
@@ -120,6 +121,37 @@ public final class PrefectHttp implements AutoCloseable {
         return client;
     }
 
+    /**
+     * The worker's final name, once its type is known ({@code <WorkerClass> <uuid>}); until then requests carry
+     * the provisional name given to the constructor. Renaming keeps the connections, the CSRF token and the
+     * server's version this client already has.
+     */
+    public void rename(String name) {
+        workerName.set(name);
+    }
+
+    /**
+     * Asks, each on a virtual thread of its own, what the first requests of a worker need and nothing else does:
+     * the server's version ({@link #serverVersion()}) and the CSRF token. A worker calls this when it starts, so
+     * that both answers come while it reads its pool.
+     */
+    public void prefetch() {
+        Thread.ofVirtual().name("pworker-version").start(() -> {
+            try {
+                serverVersion();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        Thread.ofVirtual().name("pworker-csrf").start(() -> {
+            try {
+                ensureCsrfToken();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+    }
+
     /** Set once Prefect Cloud told us our worker id; sent on every later request. */
     public void workerId(String id) {
         workerId.set(id);
@@ -135,7 +167,7 @@ public final class PrefectHttp implements AutoCloseable {
         headers.keySet().removeIf(k -> k.equalsIgnoreCase("user-agent") || k.equalsIgnoreCase("prefect-csrf-token")
                 || k.equalsIgnoreCase("prefect-csrf-client"));
         headers.put("X-PREFECT-API-VERSION", API_VERSION);
-        headers.put("X-Prefect-Worker-Name", workerName);
+        headers.put("X-Prefect-Worker-Name", workerName.get());
         String id = workerId.get();
         if (id != null) {
             headers.put("X-Prefect-Worker-Id", id);
@@ -363,6 +395,18 @@ public final class PrefectHttp implements AutoCloseable {
         if (csrfDisabled.get() || csrfToken.get() != null) {
             return;
         }
+        // one request at a time: a second token asked for the same client would replace the first on the server
+        csrfLock.lockInterruptibly();
+        try {
+            if (!csrfDisabled.get() && csrfToken.get() == null) {
+                fetchCsrfToken();
+            }
+        } finally {
+            csrfLock.unlock();
+        }
+    }
+
+    private void fetchCsrfToken() throws InterruptedException {
         try {
             HttpResponse<byte[]> r = client.send(build("GET", "/csrf-token?client=" + csrfClient, null, false),
                     HttpResponse.BodyHandlers.ofByteArray());
