@@ -32,10 +32,10 @@ public final class Main {
 
     /** Runs one command line with this environment and these streams, and returns the exit code. */
     static int execute(String[] args, Map<String, String> environment, PrintStream out, PrintStream err) {
-        // Finding the plugins opens every plugin's jars (~60 ms); for a worker it goes on while the command line
-        // is parsed and logging set up, on the other core.
+        // For a worker, finding the plugins and preparing the first API request go on while the command line is
+        // parsed and logging set up, on the other core.
         Supplier<PluginRegistry> plugins = args.length > 0 && args[0].equals("start")
-                ? PluginDiscovery.inBackground() : PluginRegistry::discover;
+                ? PluginDiscovery.inBackground(Warmup::firstRequest) : PluginRegistry::discover;
         CommandLine cmd = new CommandLine(new PworkerCommand(), new Factory(environment, out, err, plugins))
                 .setCaseInsensitiveEnumValuesAllowed(true);
         cmd.setOut(new PrintWriter(out, true));

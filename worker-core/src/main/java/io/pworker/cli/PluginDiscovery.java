@@ -12,9 +12,13 @@ final class PluginDiscovery implements Supplier<PluginRegistry> {
     private PluginDiscovery() {
     }
 
-    static PluginDiscovery inBackground() {
+    /** @param then what the thread does next, once the plugins are known */
+    static PluginDiscovery inBackground(Runnable then) {
         PluginDiscovery discovery = new PluginDiscovery();
-        Thread.ofPlatform().name("pworker-plugins").daemon().start(discovery.task);
+        Thread.ofPlatform().name("pworker-plugins").daemon().start(() -> {
+            discovery.task.run();
+            then.run();
+        });
         return discovery;
     }
 
