@@ -127,10 +127,10 @@ public final class Worker implements AutoCloseable {
         }
         String provisional = options.name() != null ? options.name() : "pworker-" + UUID.randomUUID();
         PrefectClient client = new PrefectClient(new PrefectHttp(settings, provisional, Version.get(), PREFECT_VERSION));
-        // the server's version and the CSRF token are asked while the pool is read: start-up waits for one answer
-        client.http().prefetch();
         try {
             Discovery found = resolvePlugin(options, registry, client);
+            // the server's version and the CSRF token are asked while the worker sets itself up
+            client.http().prefetch();
             if (options.name() == null) {
                 String name = found.plugin().workerClassName() + " " + UUID.randomUUID();
                 options = options.withName(name);
