@@ -42,7 +42,8 @@ import org.slf4j.LoggerFactory;
 /**
  * HTTP transport to the Prefect API with Prefect's client rules (worker-spec §6.3): its headers, retries with
  * exponential backoff and jitter on 408/429/502/503/504 and on lost connections and timeouts ({@link
- * RetrySchedule}: at least 62 s of retries with the default {@code PREFECT_CLIENT_MAX_RETRIES=5}),
+ * RetrySchedule}: at least 62 s of retries with the default {@code PREFECT_CLIENT_MAX_RETRIES=5}, and before them two
+ * quick ones for a 503, a SQLite server's "database is locked"),
  * {@code Retry-After} in seconds or as a date, maintenance answers that do not use up attempts, and CSRF tokens
  * for self-hosted servers that ask for them.
  *
