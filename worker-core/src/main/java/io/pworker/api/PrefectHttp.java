@@ -42,7 +42,8 @@ import org.slf4j.LoggerFactory;
 /**
  * HTTP transport to the Prefect API with Prefect's client rules (worker-spec §6.3): its headers, retries with
  * exponential backoff and jitter on 408/429/502/503/504 and on lost connections and timeouts ({@link
- * RetrySchedule}: at least 62 s of retries with the default {@code PREFECT_CLIENT_MAX_RETRIES=5}),
+ * RetrySchedule}: at least 62 s of retries with the default {@code PREFECT_CLIENT_MAX_RETRIES=5}, and before them two
+ * quick ones for a 503, a SQLite server's "database is locked"),
  * {@code Retry-After} in seconds or as a date, maintenance answers that do not use up attempts, and CSRF tokens
  * for self-hosted servers that ask for them.
  *
@@ -63,12 +64,13 @@ public final class PrefectHttp implements AutoCloseable {
     private final HttpClient client;
     private final String base;
     private final String userAgent;
-    private final String workerName;
+    private final AtomicReference<String> workerName;
     private final AtomicReference<String> workerId = new AtomicReference<>();
     private final AtomicBoolean connectedOnce = new AtomicBoolean();
     private final String csrfClient = UUID.randomUUID().toString();
     private final AtomicReference<String> csrfToken = new AtomicReference<>();
     private final AtomicBoolean csrfDisabled;
+    private final ReentrantLock csrfLock = new ReentrantLock();
     private final RetrySchedule retries;
     /**
      * At most this many requests on the wire at once, as Prefect's client (16 connections, worker-spec §6.3): a
@@ -100,7 +102,7 @@ public final class PrefectHttp implements AutoCloseable {
         this.metrics = metrics;
         this.retries = new RetrySchedule(settings.maxRetries());
         this.followed = PrefectVersion.of(followedVersion);
-        this.workerName = workerName;
+        this.workerName = new AtomicReference<>(workerName);
         this.base = settings.apiUrl().toString();
         this.userAgent = "pworker/" + version + " (API " + API_VERSION + ")";
         this.csrfDisabled = new AtomicBoolean(settings.isCloud() || !settings.csrfSupportEnabled());
@@ -128,6 +130,37 @@ public final class PrefectHttp implements AutoCloseable {
         return client;
     }
 
+    /**
+     * The worker's final name, once its type is known ({@code <WorkerClass> <uuid>}); until then requests carry
+     * the provisional name given to the constructor. Renaming keeps the connections, the CSRF token and the
+     * server's version this client already has.
+     */
+    public void rename(String name) {
+        workerName.set(name);
+    }
+
+    /**
+     * Asks, each on a virtual thread of its own, what the first requests of a worker need and nothing else does:
+     * the server's version ({@link #serverVersion()}) and the CSRF token. A worker calls this when it starts, so
+     * that both answers come while it reads its pool.
+     */
+    public void prefetch() {
+        Thread.ofVirtual().name("pworker-version").start(() -> {
+            try {
+                serverVersion();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        Thread.ofVirtual().name("pworker-csrf").start(() -> {
+            try {
+                ensureCsrfToken();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+    }
+
     /** Set once Prefect Cloud told us our worker id; sent on every later request. */
     public void workerId(String id) {
         workerId.set(id);
@@ -143,7 +176,7 @@ public final class PrefectHttp implements AutoCloseable {
         headers.keySet().removeIf(k -> k.equalsIgnoreCase("user-agent") || k.equalsIgnoreCase("prefect-csrf-token")
                 || k.equalsIgnoreCase("prefect-csrf-client"));
         headers.put("X-PREFECT-API-VERSION", API_VERSION);
-        headers.put("X-Prefect-Worker-Name", workerName);
+        headers.put("X-Prefect-Worker-Name", workerName.get());
         String id = workerId.get();
         if (id != null) {
             headers.put("X-Prefect-Worker-Id", id);
@@ -273,6 +306,7 @@ public final class PrefectHttp implements AutoCloseable {
         }
         boolean mutating = !method.equals("GET");
         int attempt = 0;
+        int quick = 0;
         long firstFailure = 0;
         boolean csrfRetried = false;
         while (true) {
@@ -297,7 +331,7 @@ public final class PrefectHttp implements AutoCloseable {
                 if (!retryable || attempt >= maxRetries) {
                     throw new ApiException(method, path, 0, describeTransportError(e) + afterRetries(attempt, firstFailure), e);
                 }
-                if (attempt == 0) {
+                if (attempt == 0 && quick == 0) {
                     firstFailure = System.nanoTime();
                 }
                 attempt++;
@@ -314,14 +348,21 @@ public final class PrefectHttp implements AutoCloseable {
             boolean maintenance = response.headers().firstValue("Prefect-Maintenance")
                     .map(v -> v.equalsIgnoreCase("true")).orElse(false);
             if (isRetryable(status) && (maintenance || attempt < maxRetries)) {
-                if (attempt == 0) {
+                if (attempt == 0 && quick == 0) {
                     firstFailure = System.nanoTime();
+                }
+                Duration retryAfter = response.headers().firstValue("Retry-After")
+                        .flatMap(v -> RetrySchedule.parseRetryAfter(v, Instant.now())).orElse(null);
+                if (status == 503 && !maintenance && retryAfter == null && quick < RetrySchedule.QUICK_RETRIES) {
+                    quick++;
+                    Duration d = RetrySchedule.quickDelay(quick, ThreadLocalRandom.current().nextDouble());
+                    log.debug("{} {}: HTTP 503; quick retry {} in {} ms", method, path, quick, d.toMillis());
+                    Thread.sleep(d);
+                    continue;
                 }
                 if (!maintenance) {
                     attempt++;
                 }
-                Duration retryAfter = response.headers().firstValue("Retry-After")
-                        .flatMap(v -> RetrySchedule.parseRetryAfter(v, Instant.now())).orElse(null);
                 pause(Math.max(1, attempt), maxRetries, retryAfter, method, path,
                         "HTTP " + status + (maintenance ? " (server in maintenance)" : ""));
                 continue;
@@ -363,6 +404,18 @@ public final class PrefectHttp implements AutoCloseable {
         if (csrfDisabled.get() || csrfToken.get() != null) {
             return;
         }
+        // one request at a time: a second token asked for the same client would replace the first on the server
+        csrfLock.lockInterruptibly();
+        try {
+            if (!csrfDisabled.get() && csrfToken.get() == null) {
+                fetchCsrfToken();
+            }
+        } finally {
+            csrfLock.unlock();
+        }
+    }
+
+    private void fetchCsrfToken() throws InterruptedException {
         try {
             HttpResponse<byte[]> r = client.send(build("GET", "/csrf-token?client=" + csrfClient, null, false),
                     HttpResponse.BodyHandlers.ofByteArray());

@@ -25,6 +25,15 @@ public record RetrySchedule(int maxRetries) {
     /** A longer Retry-After is taken as this: a worker that sleeps for hours on one header looks dead. */
     public static final Duration MAX_RETRY_AFTER = Duration.ofMinutes(10);
     static final double MAX_JITTER = 0.2;
+    /**
+     * A 503 without Retry-After is first asked again this many times after a short pause, before the back-off
+     * above. A SQLite-backed Prefect server answers 503 "database is locked" when writes overlap; the lock is
+     * held for milliseconds, so a 2 s wait is mostly idle: with 300 claims due at once it put the last ones
+     * seconds behind the server's own pace. These retries do not count against {@code maxRetries}, so the
+     * window above still holds.
+     */
+    public static final int QUICK_RETRIES = 2;
+    static final Duration QUICK_BASE = Duration.ofMillis(250);
 
     public RetrySchedule {
         if (maxRetries < 0) {
@@ -49,6 +58,15 @@ public record RetrySchedule(int maxRetries) {
     public static Duration delay(int retry, Duration retryAfter, double random) {
         Duration base = retryAfter != null ? min(retryAfter, MAX_RETRY_AFTER) : backoff(retry);
         return Duration.ofMillis(Math.round(base.toMillis() * (1 + MAX_JITTER * random)));
+    }
+
+    /**
+     * The pause before quick retry {@code quick} (1-based) of a 503: 250 ms, then 500 ms, each stretched by a
+     * random factor between 1 and 2 so that the requests that met the same lock do not all come back together.
+     */
+    public static Duration quickDelay(int quick, double random) {
+        long base = QUICK_BASE.toMillis() << Math.max(0, Math.min(quick, QUICK_RETRIES) - 1);
+        return Duration.ofMillis(Math.round(base * (1 + random)));
     }
 
     /** The shortest time from the first failed attempt to the last one when the server sends no Retry-After. */

@@ -1,8 +1,10 @@
 package io.pworker.cli;
 
+import io.pworker.worker.PluginRegistry;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.util.Map;
+import java.util.function.Supplier;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 
@@ -30,7 +32,11 @@ public final class Main {
 
     /** Runs one command line with this environment and these streams, and returns the exit code. */
     static int execute(String[] args, Map<String, String> environment, PrintStream out, PrintStream err) {
-        CommandLine cmd = new CommandLine(new PworkerCommand(), new Factory(environment, out, err))
+        // For a worker, finding the plugins and preparing the first API request go on while the command line is
+        // parsed and logging set up, on the other core.
+        Supplier<PluginRegistry> plugins = args.length > 0 && args[0].equals("start")
+                ? PluginDiscovery.inBackground(Warmup::firstRequest) : PluginRegistry::discover;
+        CommandLine cmd = new CommandLine(new PworkerCommand(), new Factory(environment, out, err, plugins))
                 .setCaseInsensitiveEnumValuesAllowed(true);
         cmd.setOut(new PrintWriter(out, true));
         cmd.setErr(new PrintWriter(err, true));
@@ -58,13 +64,13 @@ public final class Main {
     }
 
     /** Gives the commands the environment and streams of this run instead of the process's own. */
-    private record Factory(Map<String, String> environment, PrintStream out, PrintStream err)
-            implements CommandLine.IFactory {
+    private record Factory(Map<String, String> environment, PrintStream out, PrintStream err,
+            Supplier<PluginRegistry> plugins) implements CommandLine.IFactory {
 
         @Override
         public <K> K create(Class<K> type) throws Exception {
             if (type == StartCommand.class) {
-                return type.cast(new StartCommand(environment, out, err));
+                return type.cast(new StartCommand(environment, out, err, plugins));
             }
             if (type == RenderCommand.class) {
                 return type.cast(new RenderCommand(environment, out, err));

@@ -72,6 +72,7 @@ final class StartCommand implements Callable<Integer> {
     @Option(names = "--install-policy", description = "Accepted for compatibility; plugins are installed with pworker.")
     String installPolicy;
 
+    private final java.util.function.Supplier<PluginRegistry> plugins;
     private final Map<String, String> environment;
     private final PrintStream console;
     private final PrintStream err;
@@ -81,6 +82,13 @@ final class StartCommand implements Callable<Integer> {
     }
 
     StartCommand(Map<String, String> environment, PrintStream console, PrintStream err) {
+        this(environment, console, err, PluginRegistry::discover);
+    }
+
+    /** @param plugins the installed plugins, perhaps being found already */
+    StartCommand(Map<String, String> environment, PrintStream console, PrintStream err,
+            java.util.function.Supplier<PluginRegistry> plugins) {
+        this.plugins = plugins;
         this.environment = Map.copyOf(environment);
         this.console = console;
         this.err = err;
@@ -91,12 +99,11 @@ final class StartCommand implements Callable<Integer> {
         Settings settings;
         Operations operations;
         JsonNode template = null;
-        PluginRegistry registry = PluginRegistry.discover();
         try {
             operations = Operations.from(environment, withMetrics);
             settings = Settings.load(environment);
             Operations.maskCredentials(settings);
-            checkFlags(registry);
+            checkFlags(plugins);
             if (baseJobTemplate != null) {
                 template = readTemplate(baseJobTemplate);
             }
@@ -112,7 +119,7 @@ final class StartCommand implements Callable<Integer> {
                 withHealthcheck || operations.metrics(), template, createPoolIfNotFound);
         Worker worker;
         try {
-            worker = Worker.create(settings, options, registry, new HashMap<>(environment), console, Clock.systemUTC(),
+            worker = Worker.create(settings, options, plugins.get(), new HashMap<>(environment), console, Clock.systemUTC(),
                     metrics);
             LogFields.worker(worker.name());
             Signals.onStop(worker::stop);
@@ -132,7 +139,7 @@ final class StartCommand implements Callable<Integer> {
     }
 
     /** What the worker would refuse later, refused here as the usage error it is (exit 2, not 1). */
-    private void checkFlags(PluginRegistry registry) throws SettingsException {
+    private void checkFlags(java.util.function.Supplier<PluginRegistry> plugins) throws SettingsException {
         if (pool.isBlank()) {
             throw new SettingsException("--pool must not be empty");
         }
@@ -147,7 +154,7 @@ final class StartCommand implements Callable<Integer> {
         }
         if (type != null) {
             try {
-                registry.require(type, "--type " + type + ": ");
+                plugins.get().require(type, "--type " + type + ": ");
             } catch (WorkerException e) {
                 throw new SettingsException(e.getMessage());
             }

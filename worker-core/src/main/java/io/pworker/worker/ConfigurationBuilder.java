@@ -128,7 +128,8 @@ final class ConfigurationBuilder {
     ObjectNode poolDefaults(WorkPool pool) throws InterruptedException {
         JsonNode template = pool.baseJobTemplate();
         try {
-            validator.checkTemplate(template);
+            // no schema check here: it runs at every reconcile, and compiling the schema (and loading the
+            // validator's ~400 classes) would be paid by every idle worker for nothing a run needs
             return renderer.render(template, JsonNodeFactory.instance.objectNode(),
                     new ApiPlaceholderResolver(prefect.client()));
         } catch (TemplateException | RuntimeException e) {

@@ -21,6 +21,10 @@ import org.slf4j.LoggerFactory;
 final class Poller {
 
     private static final Logger log = LoggerFactory.getLogger(Poller.class);
+    /** The most runs a Prefect server returns for one poll (its default API limit, 200). */
+    static final int PAGE = 200;
+    /** Pages asked for in one poll at most: a server failing every claim must not keep the loop polling. */
+    static final int MAX_PAGES = 10;
 
     private final PrefectObjects prefect;
     private final PoolSync poolSync;
@@ -65,17 +69,39 @@ final class Poller {
             // none of the requested queues exists; an empty list would mean "all queues" to the server
             return;
         }
-        List<FlowRun> due = prefect.scheduledFlowRuns(options.pool(), queues, clock.instant().plus(prefetch));
-        lastPolled = clock.instant();
         PollReads reads = PollReads.forPoll(prefect);
-        for (FlowRun run : due) {
-            if (stopping.getAsBoolean()) {
-                return;
+        ClaimGate gate = new ClaimGate();
+        try {
+            for (int page = 1; page <= MAX_PAGES; page++) {
+                List<FlowRun> due = prefect.scheduledFlowRuns(options.pool(), queues, clock.instant().plus(prefetch));
+                lastPolled = clock.instant();
+                int started = 0;
+                for (FlowRun run : due) {
+                    if (stopping.getAsBoolean()) {
+                        return;
+                    }
+                    gate.expect();
+                    Runs.Start start = runs.startNew(run, snapshot.get(), reads, gate);
+                    if (start == Runs.Start.STARTED) {
+                        started++;
+                    } else {
+                        gate.answered();
+                    }
+                    if (start == Runs.Start.NO_SLOT) {
+                        log.debug("Flow run limit reached; {} flow runs in progress.", runs.size());
+                        return;
+                    }
+                }
+                if (due.size() < PAGE || started == 0) {
+                    return;
+                }
+                // a full page: more runs may be due. The server answers with the runs still SCHEDULED, so ask
+                // again once this page's claims are nearly all answered (the runs still being claimed come back
+                // and are skipped as active), rather than at the next tick, up to 10 s later.
+                gate.awaitAnswered(Submission.CONCURRENT_CLAIMS, stopping);
             }
-            if (runs.startNew(run, snapshot.get(), reads) == Runs.Start.NO_SLOT) {
-                log.debug("Flow run limit reached; {} flow runs in progress.", runs.size());
-                return;
-            }
+        } finally {
+            gate.close();
         }
     }
 }

@@ -56,9 +56,24 @@ final class PoolSync {
         return pollQueues;
     }
 
+    /** One sync tick: the pool, then the heartbeat. */
     void sync() throws ApiException, InterruptedException {
+        if (refresh(null)) {
+            heartbeat();
+        }
+    }
+
+    /**
+     * Reads the pool (creating it when allowed), installs the default template into an empty one, finds the
+     * requested queues and publishes the snapshot.
+     *
+     * @param justRead the pool as read a moment ago (the type discovery at start-up), used instead of reading it
+     *                 again; null to read it
+     * @return whether the pool exists; a worker heartbeats only then
+     */
+    boolean refresh(WorkPool justRead) throws ApiException, InterruptedException {
         String poolName = options.pool();
-        Optional<WorkPool> found = prefect.workPool(poolName);
+        Optional<WorkPool> found = justRead != null ? Optional.of(justRead) : prefect.workPool(poolName);
         WorkPool p;
         if (found.isPresent()) {
             p = found.get();
@@ -77,7 +92,7 @@ final class PoolSync {
             if (warnedPoolMissing.compareAndSet(false, true)) {
                 log.warn("Work pool '{}' not found! The worker idles until it exists.", poolName);
             }
-            return;
+            return false;
         }
         warnedPoolMissing.set(false);
         if (!p.hasTemplate()) {
@@ -93,6 +108,12 @@ final class PoolSync {
             refreshQueues(poolName);
         }
         pool.set(p);
+        return true;
+    }
+
+    /** Tells the server this worker is alive; on Prefect Cloud the first answer names the worker's id. */
+    void heartbeat() throws ApiException, InterruptedException {
+        String poolName = options.pool();
         Optional<String> id = prefect.client().heartbeat(poolName, workerName, settings.heartbeatSeconds().toSeconds(),
                 settings.isCloud() && prefect.client().http().workerId().isEmpty());
         id.ifPresent(prefect.client().http()::workerId);

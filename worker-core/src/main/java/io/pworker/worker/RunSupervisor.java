@@ -100,20 +100,30 @@ final class RunSupervisor {
 
     // ------------------------------------------------------------------ entry points (owner thread)
 
-    /** A run found by a poll: claim it, launch it, watch it, report it; {@code reads} are the poll's. */
-    void runNew(FlowRun run, WorkPool pool, PollReads reads) {
+    /**
+     * A run found by a poll: claim it, launch it, watch it, report it; {@code reads} are the poll's, and the
+     * launch waits at the poll's {@code gate} for its other claims.
+     */
+    void runNew(FlowRun run, WorkPool pool, PollReads reads, ClaimGate gate) {
         owner = Thread.currentThread();
         io.pworker.logging.LogFields.run(flowRunId);
         boolean claimed = false;
         try {
             enter(Stage.CLAIMING);
-            Optional<Submission.Claimed> claim = services.submission().claim(run, reads, rlog, this::stopPending);
+            Optional<Submission.Claimed> claim;
+            try {
+                claim = services.submission().claim(run, reads, rlog, this::stopPending);
+            } finally {
+                gate.answered();
+            }
             if (claim.isEmpty()) {
                 enter(Stage.DONE);
                 return;
             }
             claimed = true;
             services.metrics().runClaimed(services.type());
+            // a stop or cancel noticed meanwhile is acted on by the launch, which reports the claimed run
+            gate.await(this::stopPending);
             Verdict failed = prepare(run, claim.get().deployment(), pool, true, reads);
             if (failed != null) {
                 finish(failed, null);

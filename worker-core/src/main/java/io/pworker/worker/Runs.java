@@ -39,8 +39,11 @@ final class Runs {
         this.slots = slots;
     }
 
-    /** Starts supervising a run found by a poll, when a slot is free; {@code reads} are that poll's. */
-    Start startNew(FlowRun run, WorkPool pool, PollReads reads) {
+    /**
+     * Starts supervising a run found by a poll, when a slot is free; {@code reads} and {@code gate} are that
+     * poll's, and the supervisor answers the gate once its claim is answered.
+     */
+    Start startNew(FlowRun run, WorkPool pool, PollReads reads, ClaimGate gate) {
         RunSupervisor supervisor = new RunSupervisor(run.id(), services);
         synchronized (this) {
             if (active.containsKey(run.id())) {
@@ -51,7 +54,7 @@ final class Runs {
             }
             active.put(run.id(), supervisor);
         }
-        spawn(supervisor, () -> supervisor.runNew(run, pool, reads));
+        spawn(supervisor, () -> supervisor.runNew(run, pool, reads, gate));
         return Start.STARTED;
     }
 

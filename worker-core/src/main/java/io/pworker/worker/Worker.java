@@ -71,6 +71,8 @@ public final class Worker implements AutoCloseable {
     private final LogShipper logs;
     private final RunEvents events;
     private final PoolSync poolSync;
+    /** The pool as read to discover the worker type, or null: the first sync uses it rather than reading again. */
+    private final WorkPool discovered;
     private final PollWake pollWake = new PollWake();
     private final AtomicBoolean stopRequested = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -90,7 +92,7 @@ public final class Worker implements AutoCloseable {
     private ServiceNotifications systemd;
 
     private Worker(Settings settings, WorkerOptions options, InfrastructurePlugin plugin, Map<String, String> environment,
-            PrintStream console, Clock clock, PrefectClient client, WorkerMetrics metrics) {
+            PrintStream console, Clock clock, PrefectClient client, WorkerMetrics metrics, WorkPool discovered) {
         this.settings = settings;
         this.metrics = metrics;
         this.options = options;
@@ -107,6 +109,7 @@ public final class Worker implements AutoCloseable {
         this.logs = settings.loggingToApiEnabled() ? new LogShipper(client, clock, settings.logBatchInterval()) : null;
         this.events = new RunEvents(emitter, type, name, options.pool());
         this.poolSync = new PoolSync(prefect, options, plugin, settings, name);
+        this.discovered = discovered;
     }
 
     /**
@@ -138,27 +141,30 @@ public final class Worker implements AutoCloseable {
         PrefectClient client = new PrefectClient(new PrefectHttp(settings, provisional, Version.get(), PREFECT_VERSION,
                 metrics));
         try {
-            InfrastructurePlugin plugin = resolvePlugin(options, registry, client);
-            PrefectClient named = client;
+            Discovery found = resolvePlugin(options, registry, client);
+            // the server's version and the CSRF token are asked while the worker sets itself up
+            client.http().prefetch();
             if (options.name() == null) {
-                client.close();
-                String name = plugin.workerClassName() + " " + UUID.randomUUID();
+                String name = found.plugin().workerClassName() + " " + UUID.randomUUID();
                 options = options.withName(name);
-                named = new PrefectClient(new PrefectHttp(settings, name, Version.get(), PREFECT_VERSION, metrics));
+                client.http().rename(name);
             }
-            Worker worker = new Worker(settings, options, plugin, environment, console, clock, named, metrics);
-            worker.preflightWarnings();
-            return worker;
+            return new Worker(settings, options, found.plugin(), environment, console, clock, client, metrics,
+                    found.pool());
         } catch (WorkerException | RuntimeException | InterruptedException e) {
             client.close();
             throw e;
         }
     }
 
-    private static InfrastructurePlugin resolvePlugin(WorkerOptions options, PluginRegistry registry, PrefectClient client)
+    /** The plugin for the worker's type, and the pool when it was read to find that type (else null). */
+    private record Discovery(InfrastructurePlugin plugin, WorkPool pool) {
+    }
+
+    private static Discovery resolvePlugin(WorkerOptions options, PluginRegistry registry, PrefectClient client)
             throws WorkerException, InterruptedException {
         if (options.type() != null) {
-            return registry.require(options.type(), "--type " + options.type() + ": ");
+            return new Discovery(registry.require(options.type(), "--type " + options.type() + ": "), null);
         }
         Optional<WorkPool> found;
         try {
@@ -175,7 +181,7 @@ public final class Worker implements AutoCloseable {
         if (found.isEmpty()) {
             log.info("Work pool '{}' does not exist and no worker type was provided. Starting a process worker...",
                     options.pool());
-            return registry.require("process", "");
+            return new Discovery(registry.require("process", ""), null);
         }
         String poolType = found.get().type() == null ? "" : found.get().type();
         if (poolType.endsWith(":push") || poolType.endsWith(":managed")) {
@@ -184,7 +190,7 @@ public final class Worker implements AutoCloseable {
         }
         InfrastructurePlugin plugin = registry.require(poolType, "work pool '" + options.pool() + "' has ");
         log.info("Discovered type '{}' for work pool '{}'.", poolType, options.pool());
-        return plugin;
+        return new Discovery(plugin, found.get());
     }
 
     static String hintFor(ApiException e) {
@@ -195,22 +201,24 @@ public final class Worker implements AutoCloseable {
         };
     }
 
-    private void preflightWarnings() throws InterruptedException {
-        try {
-            Optional<WorkPool> p = prefect.workPool(options.pool());
-            if (p.isPresent() && p.get().paused()) {
+    /** Warns, on a thread of its own, when the pool or every queue served is paused: only a warning, never a wait. */
+    private void warnIfPaused(WorkPool pool) {
+        Thread.ofVirtual().name("pworker-preflight").start(() -> {
+            if (pool.paused()) {
                 log.warn("Work pool '{}' is paused. This worker will not pick up runs until the pool is resumed.",
                         options.pool());
             }
-            if (p.isPresent()) {
+            try {
                 List<JsonNode> queues = client.readWorkQueues(options.pool(), options.workQueues());
                 if (!queues.isEmpty() && queues.stream().allMatch(q -> q.path("is_paused").asBoolean(false))) {
                     log.warn("All work queues this worker serves in pool '{}' are paused.", options.pool());
                 }
+            } catch (ApiException e) {
+                // only a warning; the loops report API errors
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
-        } catch (ApiException e) {
-            // pre-flight checks only warn; the real start-up reports errors
-        }
+        });
     }
 
     public String name() {
@@ -262,14 +270,20 @@ public final class Worker implements AutoCloseable {
         Duration prefetch = Duration.ofSeconds(options.prefetchSeconds() != null ? options.prefetchSeconds()
                 : settings.prefetchSeconds());
         poller = new Poller(prefect, poolSync, runs, options, prefetch, clock, reconciler::ranOnce, () -> stopping);
+        // The first sync: the pool (as read by the type discovery when it was), then the heartbeat on a thread of
+        // its own while the worker reconciles, checks the server's version and begins to poll. The poll needs the
+        // pool and the reconcile, nothing else; start-up still fails when the server refuses either request.
+        FirstHeartbeat heartbeat = null;
         try {
-            syncAndReconcile();
-        } catch (ApiException e) {
-            if (!e.isTransient()) {
-                throw new WorkerException("The Prefect API refused the worker: " + e.getMessage() + hintFor(e), e);
+            // a pool read more than a moment ago (an embedder that starts long after create) is read again
+            boolean fresh = Duration.between(createdAt, clock.instant()).compareTo(Duration.ofSeconds(2)) < 0;
+            if (poolSync.refresh(fresh ? discovered : null)) {
+                poolSync.pool().ifPresent(this::warnIfPaused);
+                heartbeat = new FirstHeartbeat(poolSync);
+                afterSync();
             }
-            log.warn("Unable to reach the Prefect API while starting up ({}); the worker will keep attempting to connect",
-                    e.getMessage());
+        } catch (ApiException e) {
+            refuseOrWarn(e);
         }
         try {
             // another major version speaks another API: refuse now, rather than run without events or cancellations
@@ -291,16 +305,33 @@ public final class Worker implements AutoCloseable {
                         + settings.webserverPort() + ": " + e.getMessage(), e);
             }
         }
+        LoopBeat pollBeat = null;
+        // on Prefect Cloud the heartbeat's answer names the worker, and polls should carry that name
+        boolean pollNow = !options.runOnce() && !settings.isCloud();
+        if (!options.runOnce()) {
+            pollBeat = new LoopBeat("poll", settings.querySeconds(), watchdogAllowance(), clock);
+            if (pollNow) {
+                startPollLoop(pollBeat);
+            }
+        }
+        if (heartbeat != null) {
+            try {
+                heartbeat.await();
+            } catch (ApiException e) {
+                if (!e.isTransient() && pollThread != null) {
+                    stop();
+                }
+                refuseOrWarn(e);
+            }
+        }
+        if (!options.runOnce() && !pollNow) {
+            startPollLoop(pollBeat);
+        }
         startedEventId = events.started(poolSync.pool().map(WorkPool::id).orElse(null));
         if (!options.runOnce()) {
-            // beats let the systemd watchdog tell a wedged loop from a slow one (PWORKER_WATCHDOG_STALL_SECONDS)
-            Duration allowance = LoopBeat.allowance(setting("PWORKER_WATCHDOG_STALL_SECONDS"));
-            LoopBeat syncBeat = new LoopBeat("sync", settings.heartbeatSeconds(), allowance, clock);
-            LoopBeat pollBeat = new LoopBeat("poll", settings.querySeconds(), allowance, clock);
+            LoopBeat syncBeat = new LoopBeat("sync", settings.heartbeatSeconds(), watchdogAllowance(), clock);
             syncThread = ServiceLoop.start("sync", settings.heartbeatSeconds(), true, () -> stopping,
                     syncBeat.around(this::syncAndReconcile));
-            pollThread = ServiceLoop.start("poll", settings.querySeconds(), false, () -> stopping, pollWake,
-                    pollBeat.around(poller::poll));
             systemd = ServiceNotifications.start(io.pworker.systemd.SystemdNotifier.fromEnvironment(environment),
                     new ServiceNotifications.Summary(options.pool(), type, options.limit(), () -> runs.size(),
                             this::lastPolled, settings.querySeconds()), List.of(syncBeat, pollBeat), clock);
@@ -311,10 +342,62 @@ public final class Worker implements AutoCloseable {
     /** One sync tick: pool and heartbeat, then the reconcile that needs the pool's id. */
     private void syncAndReconcile() throws ApiException, InterruptedException {
         poolSync.sync();
+        afterSync();
+    }
+
+    private void afterSync() throws InterruptedException {
         Optional<WorkPool> pool = poolSync.pool();
         if (pool.isPresent()) {
             startCancellationFeed(pool.get().id());
             reconciler.reconcile(pool.get());
+        }
+    }
+
+    /** An API error while starting: a refusal ends the start, anything transient is retried by the loops. */
+    private static void refuseOrWarn(ApiException e) throws WorkerException {
+        if (!e.isTransient()) {
+            throw new WorkerException("The Prefect API refused the worker: " + e.getMessage() + hintFor(e), e);
+        }
+        log.warn("Unable to reach the Prefect API while starting up ({}); the worker will keep attempting to connect",
+                e.getMessage());
+    }
+
+    /** Beats let the systemd watchdog tell a wedged loop from a slow one (PWORKER_WATCHDOG_STALL_SECONDS). */
+    private Duration watchdogAllowance() {
+        return LoopBeat.allowance(setting("PWORKER_WATCHDOG_STALL_SECONDS"));
+    }
+
+    private void startPollLoop(LoopBeat pollBeat) {
+        pollThread = ServiceLoop.start("poll", settings.querySeconds(), false, () -> stopping, pollWake,
+                pollBeat.around(poller::poll));
+    }
+
+    /** The first heartbeat, sent on a virtual thread of its own while the worker starts. */
+    private static final class FirstHeartbeat {
+        private final java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
+
+        FirstHeartbeat(PoolSync poolSync) {
+            Thread.ofVirtual().name("pworker-heartbeat").start(() -> {
+                try {
+                    poolSync.heartbeat();
+                    done.complete(null);
+                } catch (ApiException | InterruptedException | RuntimeException e) {
+                    done.completeExceptionally(e);
+                }
+            });
+        }
+
+        void await() throws ApiException, InterruptedException {
+            try {
+                done.get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                switch (e.getCause()) {
+                    case ApiException api -> throw api;
+                    case InterruptedException interrupted -> throw interrupted;
+                    case RuntimeException runtime -> throw runtime;
+                    default -> throw new IllegalStateException(e.getCause());
+                }
+            }
         }
     }
 

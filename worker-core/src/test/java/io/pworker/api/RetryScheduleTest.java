@@ -49,4 +49,14 @@ class RetryScheduleTest {
         assertThat(RetrySchedule.parseRetryAfter("soon", now)).isEmpty();
         assertThat(RetrySchedule.parseRetryAfter("", now)).isEmpty();
     }
+
+    @Test
+    void a503IsFirstAskedAgainAfterAFractionOfASecond() {
+        assertThat(RetrySchedule.quickDelay(1, 0.0)).isEqualTo(Duration.ofMillis(250));
+        assertThat(RetrySchedule.quickDelay(1, 0.999)).isLessThanOrEqualTo(Duration.ofMillis(500));
+        assertThat(RetrySchedule.quickDelay(2, 0.0)).isEqualTo(Duration.ofMillis(500));
+        assertThat(RetrySchedule.quickDelay(2, 0.999)).isLessThanOrEqualTo(Duration.ofSeconds(1));
+        // the quick retries come on top of the back-off steps: the window of the default five is unchanged
+        assertThat(new RetrySchedule(5).minimumWindow()).isEqualTo(Duration.ofSeconds(62));
+    }
 }

@@ -77,6 +77,33 @@ class PluginDirectoryTest {
         assertThat(PluginDirectory.load(tmp.resolve("missing"))).isEmpty();
     }
 
+    @Test
+    void findingAPluginOpensItsOwnJarAloneNotItsLibraries() throws Exception {
+        Path root = tmp.resolve("plugins");
+        writePlugin(root.resolve("sample"), "sample.SamplePlugin\n");
+        Files.move(root.resolve("sample/sample-plugin.jar"), root.resolve("sample/worker-sample-1.0.jar"));
+        // a library sorted before the plugin's jar, which finding the plugin has no reason to open
+        Path library = root.resolve("sample/aaa-library.jar");
+        try (JarOutputStream jar = new JarOutputStream(Files.newOutputStream(library))) {
+            jar.putNextEntry(new JarEntry("lib/Unused.txt"));
+            jar.write("unused".getBytes(StandardCharsets.UTF_8));
+        }
+
+        assertThat(PluginDirectory.load(root)).extracting(InfrastructurePlugin::type).containsExactly("sample");
+        // an opened jar stays open in its class loader, holding its central directory in memory
+        List<String> open = new java.util.ArrayList<>();
+        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+            fds.forEach(fd -> {
+                try {
+                    open.add(Files.readSymbolicLink(fd).toString());
+                } catch (IOException gone) {
+                    // closed while listing
+                }
+            });
+        }
+        assertThat(open).noneMatch(target -> target.endsWith("aaa-library.jar"));
+    }
+
     private void writePlugin(Path dir, String services) throws IOException {
         Path src = tmp.resolve("src-" + dir.getFileName());
         Path classes = tmp.resolve("classes-" + dir.getFileName());
