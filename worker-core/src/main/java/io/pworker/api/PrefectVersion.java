@@ -13,6 +13,13 @@ public record PrefectVersion(int major, int minor, int patch) implements Compara
     /** The first release whose {@code /events/in} wants the auth message (checked against 3.4.25 and 3.8.3). */
     public static final PrefectVersion EVENTS_IN_HANDSHAKE = new PrefectVersion(3, 7, 0);
 
+    /**
+     * Releases from here on accept a second PENDING state with another name ("Submitting") after the claim; 3.4.25
+     * aborts it (its worker never sends it), 3.8.3 records it. Prefect added the named sub-states in early 2026,
+     * after the 3.5 line; a 3.6 server from before that merely aborts the proposal, as 3.4 does.
+     */
+    public static final PrefectVersion NAMED_PENDING_STATES = new PrefectVersion(3, 6, 0);
+
     private static final Pattern NUMBERS = Pattern.compile("^v?(\\d{1,6})\\.(\\d{1,6})(?:\\.(\\d{1,6}))?");
 
     /** Parses {@code "3.4.25"}, {@code "3.8.3.dev1"}, {@code "3.5"}; empty for anything else. */

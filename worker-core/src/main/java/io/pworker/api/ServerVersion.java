@@ -66,6 +66,14 @@ public record ServerVersion(PrefectVersion version, PrefectVersion followed) {
         return known() ? Optional.of(version.atLeast(PrefectVersion.EVENTS_IN_HANDSHAKE)) : Optional.empty();
     }
 
+    /**
+     * Whether proposing the "Submitting" state is worth a request: false for servers known to refuse it (older
+     * than {@link PrefectVersion#NAMED_PENDING_STATES}), true otherwise (unknown versions and Prefect Cloud included).
+     */
+    public boolean takesNamedPendingStates() {
+        return !known() || version.atLeast(PrefectVersion.NAMED_PENDING_STATES);
+    }
+
     /** One line for the log about this server, naming both versions; empty when there is nothing to say. */
     public Optional<String> describe(String apiUrl) {
         return switch (compatibility()) {

@@ -195,10 +195,13 @@ final class Submission {
                 rlog.warn("Could not set the worker's labels on flow run '" + id + "' (" + e.getMessage()
                         + "); launching it anyway");
             }
-            try {
-                prefect.client().setState(id, "PENDING", "Submitting", null, false);
-            } catch (ApiException e) {
-                rlog.debug("Could not mark the run Submitting: " + e.getMessage());
+            // a server that would abort it (3.4 does) is not asked: under a burst on SQLite, every write counts
+            if (prefect.client().http().serverVersion().takesNamedPendingStates()) {
+                try {
+                    prefect.client().setState(id, "PENDING", "Submitting", null, false);
+                } catch (ApiException e) {
+                    rlog.debug("Could not mark the run Submitting: " + e.getMessage());
+                }
             }
         } finally {
             writes.release();

@@ -138,6 +138,19 @@ class WorkerResilienceTest {
         assertThat(prefect.stateType(id)).isEqualTo("PENDING");
     }
 
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"3.4.25, false", "3.8.3, true"})
+    void submittingIsProposedOnlyToServersThatTakeIt(String version, boolean proposed) throws Exception {
+        prefect.setServerVersion(version);
+        start();
+        String id = run();
+        await(Duration.ofSeconds(30), () -> launched(id), "launched");
+        assertThat(requestsTo("POST", "/flow_runs/" + id + "/set_state").stream()
+                .anyMatch(r -> r.body().path("state").path("name").asText().equals("Submitting")))
+                .isEqualTo(proposed);
+        prefect.assertNoContractViolations();
+    }
+
     @Test
     void aPoolAnswerThatIsNotJsonStopsTheStartAndNothingIsWritten() throws Exception {
         prefect.createWorkPool("pool", "stub", JSON.readTree("{}"));
