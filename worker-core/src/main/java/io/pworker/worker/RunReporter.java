@@ -109,6 +109,9 @@ final class RunReporter {
      * fought. One attempt; this state is a courtesy to the user.
      */
     void infrastructurePending(String flowRunId, String detail, RunLogger rlog) throws InterruptedException {
+        if (!prefect.client().http().serverVersion().takesNamedPendingStates()) {
+            return; // the server would abort it; two requests saved per waiting pod or task
+        }
         try {
             Optional<FlowRun> run = prefect.flowRun(flowRunId);
             if (run.isEmpty() || (run.get().stateType() != null && NO_INFRASTRUCTURE_PENDING.contains(run.get().stateType()))
