@@ -42,6 +42,14 @@ class WorkerMetricsTest {
         }
     }
 
+    private static double inFlight(Worker w) {
+        try {
+            return PrometheusText.parse(get(w, "/metrics")).value("pworker_runs_in_flight");
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     private static double finished(PrometheusText m, String outcome) {
         return m.value("pworker_runs_finished_total", "type", "stub", "outcome", outcome);
     }
@@ -74,6 +82,8 @@ class WorkerMetricsTest {
         await(WAIT, () -> h.prefect.stateType(crashes).equals("CRASHED"), "crashed");
         await(WAIT, () -> h.prefect.stateType(refused).equals("CRASHED"), "submission failed");
         await(WAIT, () -> !h.pid(held).isEmpty(), "held run launched");
+        // the other three runs leave the worker's hands a moment after their states are written
+        await(WAIT, () -> inFlight(w) == 1, "only the held run in flight");
         PrometheusText running = PrometheusText.parse(get(w, "/metrics"));
         assertThat(running.value("pworker_runs_in_flight")).isEqualTo(1);
         assertThat(running.value("pworker_slots_free")).isEqualTo(4);
