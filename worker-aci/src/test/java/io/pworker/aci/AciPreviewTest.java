@@ -27,19 +27,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class AciPreviewTest {
 
-    private static final RunLog QUIET = new RunLog() {
-        @Override
-        public void info(String message) {
-        }
-
-        @Override
-        public void warn(String message) {
-        }
-
-        @Override
-        public void error(String message, Throwable cause) {
-        }
-    };
+    private static final RunLog QUIET = io.pworker.testkit.QuietRunLog.INSTANCE;
 
     @RegisterExtension
     final FakeAzureExtension fake = new FakeAzureExtension();

@@ -26,19 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 class KubernetesPreviewTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final RunLog QUIET = new RunLog() {
-        @Override
-        public void info(String message) {
-        }
-
-        @Override
-        public void warn(String message) {
-        }
-
-        @Override
-        public void error(String message, Throwable cause) {
-        }
-    };
+    private static final RunLog QUIET = io.pworker.testkit.QuietRunLog.INSTANCE;
 
     @TempDir
     Path dir;

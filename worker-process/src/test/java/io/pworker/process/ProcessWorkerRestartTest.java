@@ -152,19 +152,7 @@ class ProcessWorkerRestartTest {
     /** The first worker: launches the runs, prints their handles, and waits to be killed. */
     public static final class FirstWorker {
 
-        private static final RunLog QUIET = new RunLog() {
-            @Override
-            public void info(String message) {
-            }
-
-            @Override
-            public void warn(String message) {
-            }
-
-            @Override
-            public void error(String message, Throwable cause) {
-            }
-        };
+        private static final RunLog QUIET = io.pworker.testkit.QuietRunLog.INSTANCE;
 
         /** Arguments: the state directory, {@code stream} or {@code quiet}, and one shell script per run. */
         public static void main(String[] args) throws Exception {

@@ -193,19 +193,7 @@ public abstract class LauncherContract {
 
     // ---- helpers for subclasses' own tests ----
 
-    protected static final RunLog QUIET = new RunLog() {
-        @Override
-        public void info(String message) {
-        }
-
-        @Override
-        public void warn(String message) {
-        }
-
-        @Override
-        public void error(String message, Throwable cause) {
-        }
-    };
+    protected static final RunLog QUIET = QuietRunLog.INSTANCE;
 
     /** A launched run, remembered for clean-up. */
     protected record Launched(FlowRunInfo run, ObjectNode configuration, RunHandle handle) {
