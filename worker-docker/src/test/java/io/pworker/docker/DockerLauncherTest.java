@@ -226,20 +226,10 @@ class DockerLauncherTest {
     @Test
     void statusChangesBecomePrefectsContainerEventsBeforeTheEnd() throws Exception {
         RunHandle h = launch("{\"command\": \"sh -c 'sleep 1; exit 4'\"}");
-        List<Object> seen = new CopyOnWriteArrayList<>();
-        BlockingQueue<Phase> phases = new LinkedBlockingQueue<>();
-        watches.add(launcher.watch(h, null, new io.pworker.spi.PhaseSink() {
-            @Override
-            public void report(Phase phase) {
-                seen.add(phase);
-                phases.add(phase);
-            }
-
-            @Override
-            public void event(InfrastructureEvent event) {
-                seen.add(event);
-            }
-        }));
+        io.pworker.testkit.RecordingSink sink = new io.pworker.testkit.RecordingSink();
+        List<Object> seen = sink.seen();
+        BlockingQueue<Phase> phases = sink.phases();
+        watches.add(launcher.watch(h, null, sink));
         Phase end = awaitEnd(phases, Duration.ofSeconds(60));
         List<InfrastructureEvent> events = seen.subList(0, seen.indexOf(end)).stream()
                 .filter(InfrastructureEvent.class::isInstance).map(InfrastructureEvent.class::cast).toList();

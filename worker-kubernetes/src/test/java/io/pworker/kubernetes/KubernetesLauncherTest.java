@@ -187,20 +187,10 @@ class KubernetesLauncherTest {
         KubernetesLauncher l = launcher(Map.of());
         FlowRunInfo run = run();
         ObjectNode c = configuration(run, "{\"image\": \"busybox\"}");
-        List<Object> seen = new CopyOnWriteArrayList<>();
-        BlockingQueue<Phase> phases = new LinkedBlockingQueue<>();
-        watches.add(l.watch(launch(l, run, c), c, new io.pworker.spi.PhaseSink() {
-            @Override
-            public void report(Phase phase) {
-                seen.add(phase);
-                phases.add(phase);
-            }
-
-            @Override
-            public void log(String message) {
-                seen.add(message);
-            }
-        }));
+        io.pworker.testkit.RecordingSink sink = new io.pworker.testkit.RecordingSink();
+        List<Object> seen = sink.seen();
+        BlockingQueue<Phase> phases = sink.phases();
+        watches.add(l.watch(launch(l, run, c), c, sink));
         Phase.Exited end = (Phase.Exited) until(phases, Phase.Exited.class);
         List<String> lines = seen.subList(0, seen.indexOf(end)).stream().filter(String.class::isInstance)
                 .map(String.class::cast).toList();
@@ -224,20 +214,10 @@ class KubernetesLauncherTest {
         KubernetesLauncher l = launcher(Map.of());
         FlowRunInfo run = run();
         ObjectNode c = configuration(run, "{\"image\": \"busybox\"}");
-        List<Object> seen = new CopyOnWriteArrayList<>();
-        BlockingQueue<Phase> phases = new LinkedBlockingQueue<>();
-        watches.add(l.watch(launch(l, run, c), c, new io.pworker.spi.PhaseSink() {
-            @Override
-            public void report(Phase phase) {
-                seen.add(phase);
-                phases.add(phase);
-            }
-
-            @Override
-            public void event(InfrastructureEvent event) {
-                seen.add(event);
-            }
-        }));
+        io.pworker.testkit.RecordingSink sink = new io.pworker.testkit.RecordingSink();
+        List<Object> seen = sink.seen();
+        BlockingQueue<Phase> phases = sink.phases();
+        watches.add(l.watch(launch(l, run, c), c, sink));
         Phase end = until(phases, Phase.Exited.class);
         List<InfrastructureEvent> events = seen.subList(0, seen.indexOf(end)).stream()
                 .filter(InfrastructureEvent.class::isInstance).map(InfrastructureEvent.class::cast).toList();
