@@ -479,6 +479,22 @@ final class FakeAzure implements AutoCloseable {
             }
             return;
         }
+        try {
+            existing(ex, m, query, g);
+        } catch (com.github.dockerjava.api.exception.DockerException e) {
+            if (groups.get(name) == g) {
+                throw e;
+            }
+            // Deleted from outside while this request read its container (Docker answers 404 or 409 "marked for
+            // removal"): ARM would already say the group is not there, so the fake says so too.
+            error(ex, 404, "ResourceNotFound", "The Resource 'Microsoft.ContainerInstance/containerGroups/" + name
+                    + "' under resource group '" + m.group(2) + "' was not found.");
+        }
+    }
+
+    private void existing(HttpExchange ex, Matcher m, String query, Group g) throws IOException {
+        String name = m.group(3);
+        String method = ex.getRequestMethod();
         if (m.group(4) == null) {
             switch (method) {
                 case "GET" -> respond(ex, 200, view(g), Map.of());
