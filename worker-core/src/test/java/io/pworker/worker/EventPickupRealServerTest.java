@@ -74,7 +74,7 @@ class EventPickupRealServerTest {
         List<String> start = version.equals("3.4.25")
                 ? List.of(prefectRef, "start", "--port", Integer.toString(port), "--fresh")
                 : List.of(prefectRef, "start", "--version", version, "--port", Integer.toString(port), "--fresh");
-        assertThat(new ProcessBuilder(start).inheritIO().start().waitFor()).isZero();
+        assertThat(runTool(start, 180)).isZero();
         String api = "http://127.0.0.1:" + port + "/api";
         Path state = Files.createTempDirectory("pworker-real-state");
         Worker worker = null;
@@ -109,8 +109,29 @@ class EventPickupRealServerTest {
             if (worker != null) {
                 worker.stop();
             }
-            new ProcessBuilder(prefectRef, "stop", "--port", Integer.toString(port)).inheritIO().start().waitFor();
+            runTool(List.of(prefectRef, "stop", "--port", Integer.toString(port)), 60);
         }
+    }
+
+    /**
+     * Runs prefect-ref within {@code seconds}, its output copied to this JVM's System.out: written straight to the
+     * inherited descriptor it would corrupt surefire's channel to the forked JVM.
+     */
+    private static int runTool(List<String> command, int seconds) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        Thread copy = Thread.ofVirtual().start(() -> {
+            try (var out = p.getInputStream()) {
+                out.transferTo(System.out);
+            } catch (java.io.IOException e) {
+                // the tool ended or was killed
+            }
+        });
+        if (!p.waitFor(seconds, java.util.concurrent.TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError(String.join(" ", command) + " did not finish within " + seconds + " s");
+        }
+        copy.join(5_000);
+        return p.exitValue();
     }
 
     private JsonNode post(String api, String path, JsonNode body) throws Exception {
