@@ -12,6 +12,7 @@ final class RunMetrics {
             case Verdict.LeaveToEngine ignored -> "completed";
             case Verdict.Crash ignored -> "crashed";
             case Verdict.Cancel ignored -> "cancelled";
+            case Verdict.Superseded ignored -> "superseded";
         };
     }
 }

@@ -75,13 +75,31 @@ final class RunReporter {
         }
     }
 
-    /** Writes what the verdict says; returns once the server answered (or refused for good). */
-    void report(String flowRunId, Verdict verdict, RunLogger rlog) throws InterruptedException, StoppedWaiting {
+    /**
+     * Writes what the verdict says; returns once the server answered (or refused for good), with what was carried
+     * out: the verdict itself, or {@link Verdict.Superseded} for a crash the run had outgrown.
+     *
+     * @param infrastructurePid the ended infrastructure's id, or null when none was started
+     */
+    Verdict report(String flowRunId, Verdict verdict, RunLogger rlog, String infrastructurePid)
+            throws InterruptedException, StoppedWaiting {
         try {
             switch (verdict) {
                 case Verdict.LeaveToEngine leave -> {
                 }
+                case Verdict.Superseded superseded -> {
+                }
                 case Verdict.Crash crash -> {
+                    if (infrastructurePid != null) {
+                        Optional<FlowRun> current = persist("read flow run " + flowRunId, () -> prefect.flowRun(flowRunId));
+                        Optional<String> movedOn = current.isEmpty() ? Optional.of("the flow run no longer exists")
+                                : movedOn(current.get(), infrastructurePid);
+                        if (movedOn.isPresent()) {
+                            rlog.info("Not reporting flow run '" + flowRunId + "' as crashed (" + crash.message()
+                                    + "): " + movedOn.get() + ".");
+                            return new Verdict.Superseded(movedOn.get());
+                        }
+                    }
                     Optional<OrchestrationResult> r = persist("report flow run " + flowRunId + " as crashed",
                             () -> prefect.client().setState(flowRunId, "CRASHED", "Crashed", crash.message(), false));
                     if (r.isPresent() && "CRASHED".equals(r.get().stateType())) {
@@ -91,7 +109,7 @@ final class RunReporter {
                 case Verdict.Cancel cancel -> {
                     Optional<FlowRun> current = persist("read flow run " + flowRunId, () -> prefect.flowRun(flowRunId));
                     if (current.isEmpty() || current.get().isFinal()) {
-                        return;
+                        return verdict;
                     }
                     persist("mark flow run " + flowRunId + " cancelled",
                             () -> prefect.client().setState(flowRunId, "CANCELLED", "Cancelled", cancel.message(), true));
@@ -101,6 +119,33 @@ final class RunReporter {
         } catch (ApiException e) {
             log.error("Could not report flow run {} ({}): {}", flowRunId, verdict, e.getMessage());
         }
+        return verdict;
+    }
+
+    /**
+     * Why a crash of the infrastructure {@code infrastructurePid} no longer concerns {@code run}, if it does not.
+     * Prefect's Kubernetes and ECS observers skip scheduled and paused runs for the same reason: an evicted pod
+     * whose engine rescheduled the run ({@code PREFECT_FLOW_RUN_EXECUTE_SIGTERM_BEHAVIOR=reschedule}) or a
+     * suspended flow leaves its run SCHEDULED or PAUSED for a worker to start again, and the server would accept
+     * CRASHED from there. A run another attempt has claimed and launched names that attempt's infrastructure.
+     * Final runs are left alone too: the server would abort the proposal anyway.
+     */
+    static Optional<String> movedOn(FlowRun run, String infrastructurePid) {
+        if (run.isFinal()) {
+            return Optional.of("the flow run is already " + stateLabel(run));
+        }
+        if (run.is("SCHEDULED") || run.is("PAUSED")) {
+            return Optional.of("the flow run is " + stateLabel(run) + ", so its engine or a user rescheduled or paused it"
+                    + " and a worker will start it again");
+        }
+        if (run.infrastructurePid() != null && !run.infrastructurePid().equals(infrastructurePid)) {
+            return Optional.of("another attempt on " + run.infrastructurePid() + " has taken over the flow run");
+        }
+        return Optional.empty();
+    }
+
+    private static String stateLabel(FlowRun run) {
+        return run.stateName() != null ? "'" + run.stateName() + "'" : run.stateType();
     }
 
     /**

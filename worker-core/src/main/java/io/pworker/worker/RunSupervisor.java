@@ -298,13 +298,14 @@ final class RunSupervisor {
     /** Reports the verdict, then releases the infrastructure and deletes the record. */
     private void finish(Verdict verdict, Phase end) throws InterruptedException {
         enter(Stage.REPORTING);
+        Verdict done;
         try {
-            services.reporter().report(flowRunId, verdict, rlog);
+            done = services.reporter().report(flowRunId, verdict, rlog, handle == null ? null : handle.infrastructurePid());
         } catch (RunReporter.StoppedWaiting e) {
             leave(e.getMessage() + "; the next worker reports this flow run");
             return;
         }
-        services.metrics().runFinished(services.type(), RunMetrics.outcome(verdict));
+        services.metrics().runFinished(services.type(), RunMetrics.outcome(done));
         if (handle != null && end != null && info != null) {
             int code = end instanceof Phase.Exited exited ? exited.status().code() : -1;
             services.events().executed(info, handle.infrastructurePid(), code, submittedEventId);
@@ -393,7 +394,7 @@ final class RunSupervisor {
         log.error("Unexpected error while supervising flow run {}", flowRunId, e);
         if (claimed && handle == null && lease == null) {
             try {
-                services.reporter().report(flowRunId, Verdict.submissionFailed("internal error in pworker: " + e), rlog);
+                services.reporter().report(flowRunId, Verdict.submissionFailed("internal error in pworker: " + e), rlog, null);
             } catch (InterruptedException ie) {
                 Thread.currentThread().interrupt();
             } catch (RunReporter.StoppedWaiting stopped) {

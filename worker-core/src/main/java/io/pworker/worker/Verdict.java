@@ -21,6 +21,13 @@ sealed interface Verdict {
     record Cancel(String message) implements Verdict {
     }
 
+    /**
+     * A crash not proposed because the run had moved on when its infrastructure ended: its engine rescheduled or
+     * paused it, or another attempt has claimed it. Only {@link RunReporter} turns a {@link Crash} into this.
+     */
+    record Superseded(String reason) implements Verdict {
+    }
+
     /** Who stopped the infrastructure, when the worker did. */
     enum StoppedBy {
         NOBODY, CANCELLATION, SHUTDOWN

@@ -76,6 +76,50 @@ class RunLifecycleTest {
     }
 
     @Test
+    void aRunItsEngineRescheduledIsNotCrashedWhenItsInfrastructureEndsAndIsLaunchedAgain() throws Exception {
+        // an evicted pod's engine with PREFECT_FLOW_RUN_EXECUTE_SIGTERM_BEHAVIOR=reschedule: the run goes back to
+        // SCHEDULED, then the infrastructure fails; the real servers accept CRASHED from SCHEDULED (checked on 3.4.25)
+        h.start("w1");
+        String id = h.prefect.createFlowRun(h.deployment("{\"hold\": true}"), "{}");
+        await(WAIT, () -> !h.pid(id).isEmpty(), "launched");
+        String first = h.pid(id);
+        h.prefect.setFlowRunState(id, "RUNNING", "Running");
+        h.prefect.setFlowRunState(id, "SCHEDULED", "AwaitingRetry");
+        h.stub.set(first, Phase.Exited.of(143));
+        await(WAIT, () -> h.stub.launchesOf(id) == 2, "launched again");
+        assertThat(h.proposedTypes(id)).noneMatch(t -> t.startsWith("CRASHED"));
+        await(WAIT, () -> h.runLogs(id).stream().anyMatch(l -> l.startsWith("Not reporting flow run '" + id
+                + "' as crashed") && l.contains("the flow run is 'AwaitingRetry'")), "why the run was not crashed, in its log");
+        await(WAIT, () -> !h.pid(id).equals(first) && !h.pid(id).isEmpty(), "second attempt's pid written");
+        h.stub.set(h.pid(id), Phase.Exited.of(1));
+        await(WAIT, () -> h.prefect.stateType(id).equals("CRASHED"), "second attempt crashed");
+        h.prefect.assertNoContractViolations();
+    }
+
+    @Test
+    void aPausedRunOrOneAnotherAttemptTookOverIsNotCrashed() throws Exception {
+        h.start("w1");
+        String paused = h.prefect.createFlowRun(h.deployment("{\"hold\": true}"), "{}");
+        String taken = h.prefect.createFlowRun(h.deployment("{\"hold\": true}"), "{}");
+        await(WAIT, () -> !h.pid(paused).isEmpty() && !h.pid(taken).isEmpty(), "launched");
+        String pausedPid = h.pid(paused);
+        String takenPid = h.pid(taken);
+        h.prefect.setFlowRunState(paused, "PAUSED", "Suspended");
+        h.prefect.setFlowRunState(taken, "RUNNING", "Running");
+        h.prefect.setInfrastructurePid(taken, "elsewhere:42");
+        h.stub.set(pausedPid, Phase.Exited.of(1));
+        h.stub.set(takenPid, new Phase.Gone("stub infrastructure " + takenPid + " vanished"));
+        await(WAIT, () -> !Files.exists(record(paused)) && !Files.exists(record(taken)), "both records deleted");
+        assertThat(h.prefect.stateName(paused)).isEqualTo("Suspended");
+        assertThat(h.prefect.stateType(taken)).isEqualTo("RUNNING");
+        assertThat(h.proposedTypes(paused)).noneMatch(t -> t.startsWith("CRASHED"));
+        assertThat(h.proposedTypes(taken)).noneMatch(t -> t.startsWith("CRASHED"));
+        await(WAIT, () -> h.runLogs(taken).stream().anyMatch(l -> l.contains("another attempt on elsewhere:42 has taken "
+                + "over the flow run")), "why the run was not crashed, in its log");
+        h.prefect.assertNoContractViolations();
+    }
+
+    @Test
     void aCancellationDuringTheLaunchInterruptsIt() throws Exception {
         h.start("w1");
         String id = h.prefect.createFlowRun(h.deployment("{\"launch_wait\": true}"), "{}");

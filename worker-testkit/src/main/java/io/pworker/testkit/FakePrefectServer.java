@@ -521,6 +521,12 @@ public final class FakePrefectServer implements AutoCloseable, HttpTransport.Han
         synchronized (this) {
             ObjectNode r = runs.get(runId);
             applyState(r, type, name, null, null);
+            if (type.equals("SCHEDULED")) {
+                // a Scheduled state without a time is due now, and the run is due with it (as on a real server)
+                String now = TS.format(Instant.now());
+                ((ObjectNode) r.path("state").path("state_details")).put("scheduled_time", now);
+                r.put("next_scheduled_start_time", now);
+            }
             event = type.equals("CANCELLING") || type.equals("SCHEDULED") ? stateEvent(r) : null;
         }
         if (event != null) {
