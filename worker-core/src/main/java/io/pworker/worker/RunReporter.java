@@ -92,8 +92,13 @@ final class RunReporter {
                 case Verdict.Crash crash -> {
                     if (infrastructurePid != null) {
                         Optional<FlowRun> current = persist("read flow run " + flowRunId, () -> prefect.flowRun(flowRunId));
-                        Optional<String> movedOn = current.isEmpty() ? Optional.of("the flow run no longer exists")
-                                : movedOn(current.get(), infrastructurePid);
+                        if (current.isEmpty() || current.get().isFinal()) {
+                            // the server would abort the proposal: a flow that failed often exits non-zero too
+                            log.debug("Flow run {} is {}; no crash to report", flowRunId,
+                                    current.map(FlowRun::stateType).orElse("deleted"));
+                            return verdict;
+                        }
+                        Optional<String> movedOn = movedOn(current.get(), infrastructurePid);
                         if (movedOn.isPresent()) {
                             rlog.info("Not reporting flow run '" + flowRunId + "' as crashed (" + crash.message()
                                     + "): " + movedOn.get() + ".");
@@ -128,12 +133,8 @@ final class RunReporter {
      * whose engine rescheduled the run ({@code PREFECT_FLOW_RUN_EXECUTE_SIGTERM_BEHAVIOR=reschedule}) or a
      * suspended flow leaves its run SCHEDULED or PAUSED for a worker to start again, and the server would accept
      * CRASHED from there. A run another attempt has claimed and launched names that attempt's infrastructure.
-     * Final runs are left alone too: the server would abort the proposal anyway.
      */
     static Optional<String> movedOn(FlowRun run, String infrastructurePid) {
-        if (run.isFinal()) {
-            return Optional.of("the flow run is already " + stateLabel(run));
-        }
         if (run.is("SCHEDULED") || run.is("PAUSED")) {
             return Optional.of("the flow run is " + stateLabel(run) + ", so its engine or a user rescheduled or paused it"
                     + " and a worker will start it again");
