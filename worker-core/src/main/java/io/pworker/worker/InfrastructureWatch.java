@@ -11,6 +11,8 @@ import io.pworker.worker.RunSignal.Control;
 import io.pworker.worker.Verdict.StoppedBy;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -37,8 +39,14 @@ final class InfrastructureWatch {
      * How the infrastructure ended and whether the worker stopped it; {@code end} is null when the worker stops and
      * leaves infrastructure that outlives it running.
      */
-    record Ending(Phase end, StoppedBy stoppedBy) {
+    record Ending(Phase end, StoppedBy stoppedBy, List<String> failureLog) {
+        Ending {
+            failureLog = List.copyOf(failureLog);
+        }
     }
+
+    /** Plugins bound their tails (200 to 500 lines); this only keeps a misbehaving one from filling the heap. */
+    private static final int FAILURE_LOG_LINES = 1000;
 
     private final String flowRunId;
     private final FlowRunInfo info;
@@ -53,6 +61,8 @@ final class InfrastructureWatch {
     private String pendingDetail;
     private boolean warnedNotKillable;
     private final Events events = new Events();
+    /** The infrastructure's output sent because it failed; written by the plugin's threads, read at the end. */
+    private final List<String> failureLog = Collections.synchronizedList(new ArrayList<>());
 
     /** @param info the run's identity for the related resources of events, or null when it could not be read */
     InfrastructureWatch(String flowRunId, FlowRunInfo info, RunServices services, RunLogger rlog, RunHandle handle,
@@ -83,16 +93,28 @@ final class InfrastructureWatch {
                 }
 
                 @Override
+                public void failureLog(String line) {
+                    synchronized (failureLog) {
+                        if (failureLog.size() < FAILURE_LOG_LINES) {
+                            failureLog.add(line);
+                        }
+                    }
+                }
+
+                @Override
                 public void event(InfrastructureEvent event) {
                     events.send(event);
                 }
             });
         } catch (InfrastructureException e) {
             return new Ending(new Phase.Gone("The worker lost track of the flow run's infrastructure: "
-                    + e.getMessage()), stoppedBy);
+                    + e.getMessage()), stoppedBy, List.of());
         }
         try {
-            return new Ending(awaitEnd(), stoppedBy);
+            Phase end = awaitEnd();
+            synchronized (failureLog) {
+                return new Ending(end, stoppedBy, failureLog);
+            }
         } finally {
             watch.close();
             events.close();

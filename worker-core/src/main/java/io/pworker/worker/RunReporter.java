@@ -5,6 +5,7 @@ import io.pworker.api.FlowRun;
 import io.pworker.api.OrchestrationResult;
 import io.pworker.api.PrefectObjects;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
@@ -76,12 +77,24 @@ final class RunReporter {
     }
 
     /**
+     * Infrastructure that ended.
+     *
+     * @param infrastructurePid its id
+     * @param failureLog        its output the plugin sent because it failed
+     */
+    record Ended(String infrastructurePid, List<String> failureLog) {
+        Ended {
+            failureLog = List.copyOf(failureLog);
+        }
+    }
+
+    /**
      * Writes what the verdict says; returns once the server answered (or refused for good), with what was carried
      * out: the verdict itself, or {@link Verdict.Superseded} for a crash the run had outgrown.
      *
-     * @param infrastructurePid the ended infrastructure's id, or null when none was started
+     * @param ended the infrastructure that ended, or null when none was started
      */
-    Verdict report(String flowRunId, Verdict verdict, RunLogger rlog, String infrastructurePid)
+    Verdict report(String flowRunId, Verdict verdict, RunLogger rlog, Ended ended)
             throws InterruptedException, StoppedWaiting {
         try {
             switch (verdict) {
@@ -90,15 +103,16 @@ final class RunReporter {
                 case Verdict.Superseded superseded -> {
                 }
                 case Verdict.Crash crash -> {
-                    if (infrastructurePid != null) {
+                    if (ended != null) {
                         Optional<FlowRun> current = persist("read flow run " + flowRunId, () -> prefect.flowRun(flowRunId));
+                        forwardFailureLog(flowRunId, current, ended.failureLog(), rlog);
                         if (current.isEmpty() || current.get().isFinal()) {
                             // the server would abort the proposal: a flow that failed often exits non-zero too
                             log.debug("Flow run {} is {}; no crash to report", flowRunId,
                                     current.map(FlowRun::stateType).orElse("deleted"));
                             return verdict;
                         }
-                        Optional<String> movedOn = movedOn(current.get(), infrastructurePid);
+                        Optional<String> movedOn = movedOn(current.get(), ended.infrastructurePid());
                         if (movedOn.isPresent()) {
                             rlog.info("Not reporting flow run '" + flowRunId + "' as crashed (" + crash.message()
                                     + "): " + movedOn.get() + ".");
@@ -125,6 +139,22 @@ final class RunReporter {
             log.error("Could not report flow run {} ({}): {}", flowRunId, verdict, e.getMessage());
         }
         return verdict;
+    }
+
+    /**
+     * Sends the failed infrastructure's output to the run's log when the flow never started, as Prefect's observers
+     * do: once the engine ran, it shipped that output itself.
+     */
+    private static void forwardFailureLog(String flowRunId, Optional<FlowRun> run, List<String> lines, RunLogger rlog) {
+        if (lines.isEmpty()) {
+            return;
+        }
+        if (run.isPresent() && run.get().started()) {
+            log.debug("Flow run {} started, so its engine shipped its output; {} lines of the infrastructure's log "
+                    + "not forwarded", flowRunId, lines.size());
+            return;
+        }
+        lines.forEach(rlog::info);
     }
 
     /**

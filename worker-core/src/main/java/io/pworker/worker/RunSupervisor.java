@@ -15,6 +15,7 @@ import io.pworker.state.RunRecord;
 import io.pworker.worker.RunSignal.Control;
 import io.pworker.worker.Verdict.StoppedBy;
 import java.io.IOException;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -290,17 +291,27 @@ final class RunSupervisor {
             leave("the worker stops and the flow run's infrastructure keeps running; the next worker watches it");
             return;
         }
-        finish(Verdict.of(ending.end(), ending.stoppedBy(), false, services.workerName()), ending.end());
+        finish(Verdict.of(ending.end(), ending.stoppedBy(), false, services.workerName()), ending.end(),
+                ending.failureLog());
     }
 
     // ------------------------------------------------------------------ the end
 
-    /** Reports the verdict, then releases the infrastructure and deletes the record. */
     private void finish(Verdict verdict, Phase end) throws InterruptedException {
+        finish(verdict, end, List.of());
+    }
+
+    /**
+     * Reports the verdict, then releases the infrastructure and deletes the record.
+     *
+     * @param failureLog the infrastructure's output its plugin sent because it failed (none for a recovered run)
+     */
+    private void finish(Verdict verdict, Phase end, List<String> failureLog) throws InterruptedException {
         enter(Stage.REPORTING);
         Verdict done;
         try {
-            done = services.reporter().report(flowRunId, verdict, rlog, handle == null ? null : handle.infrastructurePid());
+            done = services.reporter().report(flowRunId, verdict, rlog,
+                    handle == null ? null : new RunReporter.Ended(handle.infrastructurePid(), failureLog));
         } catch (RunReporter.StoppedWaiting e) {
             leave(e.getMessage() + "; the next worker reports this flow run");
             return;

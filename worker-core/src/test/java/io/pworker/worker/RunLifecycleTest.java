@@ -12,6 +12,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -116,6 +117,30 @@ class RunLifecycleTest {
         assertThat(h.proposedTypes(taken)).noneMatch(t -> t.startsWith("CRASHED"));
         await(WAIT, () -> h.runLogs(taken).stream().anyMatch(l -> l.contains("another attempt on elsewhere:42 has taken "
                 + "over the flow run")), "why the run was not crashed, in its log");
+        h.prefect.assertNoContractViolations();
+    }
+
+    @Test
+    void theInfrastructuresOwnOutputReachesTheRunsLogOnlyWhenTheFlowNeverStarted() throws Exception {
+        h.start("w1");
+        String early = h.prefect.createFlowRun(h.deployment("{\"hold\": true}"), "{}");
+        String late = h.prefect.createFlowRun(h.deployment("{\"hold\": true}"), "{}");
+        await(WAIT, () -> !h.pid(early).isEmpty() && !h.pid(late).isEmpty(), "launched");
+        // the engine of `late` ran and shipped its output itself; `early` died before it could
+        h.prefect.setFlowRunState(late, "RUNNING", "Running");
+        h.stub.failureLog(h.pid(early), List.of("pip: no matching distribution for flows==1.0"));
+        h.stub.set(h.pid(early), Phase.Exited.of(1));
+        h.stub.failureLog(h.pid(late), List.of("KeyError: 'customer'"));
+        h.stub.set(h.pid(late), Phase.Exited.of(137));
+        await(WAIT, () -> h.prefect.stateType(early).equals("CRASHED") && h.prefect.stateType(late).equals("CRASHED"),
+                "both crashed");
+        await(WAIT, () -> h.runLogs(early).stream().anyMatch(l -> l.startsWith("Reported flow run")), "crash logged");
+        await(WAIT, () -> h.runLogs(late).stream().anyMatch(l -> l.startsWith("Reported flow run")), "crash logged");
+        List<String> earlyLog = h.runLogs(early);
+        int reported = earlyLog.indexOf(earlyLog.stream().filter(l -> l.startsWith("Reported flow run")).findFirst().orElseThrow());
+        assertThat(earlyLog.indexOf("pip: no matching distribution for flows==1.0")).as("forwarded before the crash")
+                .isBetween(0, reported - 1);
+        assertThat(h.runLogs(late)).noneMatch(l -> l.contains("KeyError"));
         h.prefect.assertNoContractViolations();
     }
 

@@ -114,6 +114,11 @@ final class StubPlugin implements InfrastructurePlugin {
         i.sinks.forEach(s -> s.report(phase));
     }
 
+    /** Sends the infrastructure's own output to its watchers, as a plugin does for failed infrastructure. */
+    void failureLog(String pid, List<String> lines) {
+        infra.get(pid).sinks.forEach(s -> lines.forEach(s::failureLog));
+    }
+
     /** Tells the infrastructure's watchers about an event, as a plugin seeing a change would. */
     void event(String pid, InfrastructureEvent event) {
         infra.get(pid).sinks.forEach(s -> s.event(event));

@@ -167,7 +167,7 @@ final class ClusterPoller implements AutoCloseable {
                             TaskPhases.stopLines(task, phase).forEach(line -> logLine(s, line));
                             if (crashed(phase)) {
                                 phase = TaskLogs.withExcerpt(phase,
-                                        logs.forward(task, s.container, line -> logLine(s, line)));
+                                        logs.forward(task, s.container, line -> failureLine(s, line)));
                             }
                         }
                         if (phase != null) {
@@ -277,6 +277,15 @@ final class ClusterPoller implements AutoCloseable {
     private void logLine(Subscription s, String line) {
         try {
             s.sink.log(line);
+        } catch (RuntimeException e) {
+            log.warn("A phase sink failed for ECS task {}", s.taskArn, e);
+        }
+    }
+
+    /** A line of the crashed task's own log: the core forwards it only when the flow never started. */
+    private void failureLine(Subscription s, String line) {
+        try {
+            s.sink.failureLog(line);
         } catch (RuntimeException e) {
             log.warn("A phase sink failed for ECS task {}", s.taskArn, e);
         }

@@ -133,6 +133,9 @@ class EcsLauncherTest {
         return launch(run, config(run, variables));
     }
 
+    /** What the watches of a test sent as the task's own output (the core forwards it only for runs never started). */
+    private final List<String> failureLines = new java.util.concurrent.CopyOnWriteArrayList<>();
+
     private Phase awaitTerminal(RunHandle h, ObjectNode configuration) throws Exception {
         return awaitTerminal(h, configuration, new ArrayList<>());
     }
@@ -166,6 +169,12 @@ class EcsLauncherTest {
             @Override
             public void log(String message) {
                 logged.add(message);
+            }
+
+            @Override
+            public void failureLog(String line) {
+                logged.add(line);
+                failureLines.add(line);
             }
         };
         try (var w = launcher.watch(h, configuration, sink)) {
@@ -418,6 +427,9 @@ class EcsLauncherTest {
                 "All 3 lines of CloudWatch log stream pworker-test/prefect/" + taskId + " of group prefect:",
                 "pip: resolving flows==1.0", "ERROR: No matching distribution found for flows==1.0",
                 "… and 1 more, not forwarded: the run's log takes at most 64 KiB of a task's CloudWatch log");
+        assertThat(failureLines).as("the CloudWatch lines, and only those, are the task's own output").startsWith(
+                "All 3 lines of CloudWatch log stream pworker-test/prefect/" + taskId + " of group prefect:")
+                .noneMatch(l -> l.contains("CannotStartContainerError"));
         assertThat(aws.requests("DescribeTaskDefinition")).isNotEmpty();
 
         // no stream at all: one line, and the run still ends

@@ -9,9 +9,10 @@ import java.util.List;
 
 /**
  * The end of a failed pod's {@code prefect-job} log: when a flow crashes before it could report, these lines are
- * often the only trace of why. The tail goes to the run's log line by line (bounded, as Prefect's own worker
- * forwards at most 500 lines) and a short excerpt goes into the reason of the phase that ends the run, so the
- * Crashed message alone still says something.
+ * often the only trace of why. The tail goes to the sink's failure log line by line (bounded, as Prefect's own
+ * worker forwards at most 500 lines; the core passes it on to the run's log when the flow never started) and a
+ * short excerpt goes into the reason of the phase that ends the run, so the Crashed message alone still says
+ * something.
  */
 final class LogTails {
 
@@ -43,8 +44,8 @@ final class LogTails {
             return phase;
         }
         String podName = pod.getMetadata().getName();
-        sink.log("Last " + tail.size() + " lines of pod " + podName + "'s log:");
-        tail.forEach(sink::log);
+        sink.failureLog("Last " + tail.size() + " lines of pod " + podName + "'s log:");
+        tail.forEach(sink::failureLog);
         String excerpt = excerpt(tail);
         String words = " Last lines of pod " + podName + "'s log:\n" + excerpt;
         if (phase instanceof Phase.Exited e) {

@@ -198,6 +198,7 @@ class KubernetesLauncherTest {
         assertThat(lines.get(0)).startsWith("Last 200 lines of pod ");
         assertThat(lines.get(1)).isEqualTo("step 52");
         assertThat(lines.get(200)).isEqualTo("Traceback: KeyError 'customer'");
+        assertThat(sink.failureLines()).as("sent as the pod's own output, for the core to forward or not").isEqualTo(lines);
         assertThat(end.status().reason()).contains("Traceback: KeyError 'customer'").contains("step 232")
                 .doesNotContain("step 231\n");
     }

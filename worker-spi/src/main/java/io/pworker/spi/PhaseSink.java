@@ -11,11 +11,21 @@ public interface PhaseSink {
     void report(Phase phase);
 
     /**
-     * A line for the flow run's log in Prefect and the worker's log: a diagnosis while it waits, the tail of the
-     * infrastructure's own log when it failed. Never pass secrets. Lines after a terminal phase may be dropped, so
-     * send a failure's log tail before reporting the phase.
+     * A line for the flow run's log in Prefect and the worker's log: a diagnosis while it waits, a reason it
+     * failed (the infrastructure's own output goes to {@link #failureLog}). Never pass secrets. Lines after a
+     * terminal phase may be dropped, so send them before reporting the phase.
      */
     default void log(String message) {
+    }
+
+    /**
+     * A line of the infrastructure's own output, sent because it failed (the tail of a pod's or a task's log). The
+     * core forwards these to the run's log only when the flow never started: a flow that started has shipped its
+     * output to Prefect itself, and a second copy would only repeat it. Send them before reporting the terminal
+     * phase. The default treats them as {@link #log} lines, for cores that do not tell the two apart.
+     */
+    default void failureLog(String line) {
+        log(line);
     }
 
     /**

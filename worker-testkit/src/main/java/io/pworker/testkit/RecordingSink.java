@@ -16,6 +16,7 @@ public final class RecordingSink implements PhaseSink {
 
     private final List<Object> seen = new CopyOnWriteArrayList<>();
     private final BlockingQueue<Phase> phases = new LinkedBlockingQueue<>();
+    private final List<String> failureLines = new CopyOnWriteArrayList<>();
 
     @Override
     public void report(Phase phase) {
@@ -29,11 +30,22 @@ public final class RecordingSink implements PhaseSink {
     }
 
     @Override
+    public void failureLog(String line) {
+        seen.add(line);
+        failureLines.add(line);
+    }
+
+    @Override
     public void event(InfrastructureEvent event) {
         seen.add(event);
     }
 
-    /** Phases, log lines ({@link String}) and events, in the order they arrived. */
+    /** The lines sent as the infrastructure's own output because it failed (also in {@link #seen()}). */
+    public List<String> failureLines() {
+        return failureLines;
+    }
+
+    /** Phases, log lines ({@link String}, failure log lines among them) and events, in the order they arrived. */
     public List<Object> seen() {
         return seen;
     }
