@@ -12,7 +12,6 @@ import io.pworker.worker.Verdict.StoppedBy;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -62,7 +61,7 @@ final class InfrastructureWatch {
     private boolean warnedNotKillable;
     private final Events events = new Events();
     /** The infrastructure's output sent because it failed; written by the plugin's threads, read at the end. */
-    private final List<String> failureLog = Collections.synchronizedList(new ArrayList<>());
+    private final List<String> failureLog = new ArrayList<>(); // guarded by itself
 
     /** @param info the run's identity for the related resources of events, or null when it could not be read */
     InfrastructureWatch(String flowRunId, FlowRunInfo info, RunServices services, RunLogger rlog, RunHandle handle,
