@@ -1,12 +1,10 @@
 package io.pworker.bench;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /** What /proc says about a worker: its own RSS, its threads, its descendants (the flow-run processes). */
 final class Procs {
@@ -44,36 +42,9 @@ final class Procs {
         }
     }
 
-    /** Every process below {@code root}, found from the parent ids in /proc. */
+    /** Every process below {@code root}. */
     static List<Long> descendants(long root) {
-        Map<Long, List<Long>> children = new HashMap<>();
-        try (var dirs = Files.list(Path.of("/proc"))) {
-            for (Path d : dirs.toList()) {
-                String name = d.getFileName().toString();
-                if (!name.chars().allMatch(Character::isDigit)) {
-                    continue;
-                }
-                try {
-                    String stat = Files.readString(d.resolve("stat"));
-                    String[] after = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                    children.computeIfAbsent(Long.parseLong(after[1]), k -> new ArrayList<>()).add(Long.parseLong(name));
-                } catch (IOException | RuntimeException e) {
-                    // gone meanwhile
-                }
-            }
-        } catch (IOException e) {
-            return List.of();
-        }
-        List<Long> out = new ArrayList<>();
-        List<Long> todo = new ArrayList<>(List.of(root));
-        while (!todo.isEmpty()) {
-            long p = todo.remove(todo.size() - 1);
-            for (long c : children.getOrDefault(p, List.of())) {
-                out.add(c);
-                todo.add(c);
-            }
-        }
-        return out;
+        return ProcessHandle.of(root).map(h -> h.descendants().map(ProcessHandle::pid).toList()).orElse(List.of());
     }
 
     /**
@@ -81,42 +52,16 @@ final class Procs {
      * init (pworker's detached runs) is no longer below it, but it inherited the worker's environment.
      */
     static List<Long> withEnvironment(String entry) {
-        byte[] needle = ("\0" + entry + "\0").getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        List<Long> out = new ArrayList<>();
-        try (var dirs = Files.list(Path.of("/proc"))) {
-            for (Path d : dirs.toList()) {
-                String name = d.getFileName().toString();
-                if (!name.chars().allMatch(Character::isDigit)) {
-                    continue;
-                }
-                try {
-                    byte[] env = Files.readAllBytes(d.resolve("environ"));
-                    byte[] padded = new byte[env.length + 1];
-                    System.arraycopy(env, 0, padded, 1, env.length);
-                    if (indexOf(padded, needle) >= 0) {
-                        out.add(Long.parseLong(name));
-                    }
-                } catch (IOException | RuntimeException e) {
-                    // gone meanwhile, or another user's
-                }
+        String needle = "\0" + entry + "\0";
+        return ProcessHandle.allProcesses().map(ProcessHandle::pid).filter(pid -> {
+            try {
+                // NUL-separated; ISO-8859-1 maps each byte to one char, so any content reads
+                String env = Files.readString(Path.of("/proc/" + pid + "/environ"), StandardCharsets.ISO_8859_1);
+                return ("\0" + env).contains(needle);
+            } catch (IOException | RuntimeException e) {
+                return false; // gone meanwhile, or another user's
             }
-        } catch (IOException e) {
-            return List.of();
-        }
-        return out;
-    }
-
-    private static int indexOf(byte[] hay, byte[] needle) {
-        outer:
-        for (int i = 0; i + needle.length <= hay.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (hay[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
-        }
-        return -1;
+        }).toList();
     }
 
     /** RSS of the process and everything below it, in KiB. */

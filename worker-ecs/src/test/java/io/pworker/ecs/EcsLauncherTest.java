@@ -26,9 +26,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -148,40 +146,18 @@ class EcsLauncherTest {
     /** The terminal phase; {@code lines} and {@code events} get what the watch sent before it. */
     private Phase awaitTerminal(RunHandle h, ObjectNode configuration, List<String> lines,
             List<InfrastructureEvent> events) throws Exception {
-        List<InfrastructureEvent> sent = new java.util.concurrent.CopyOnWriteArrayList<>();
-        BlockingQueue<Phase> phases = new LinkedBlockingQueue<>();
-        List<String> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
-        io.pworker.spi.PhaseSink sink = new io.pworker.spi.PhaseSink() {
-            @Override
-            public void report(Phase phase) {
-                if (phase.terminal()) {
-                    lines.addAll(logged);
-                    events.addAll(sent);
-                }
-                phases.add(phase);
-            }
-
-            @Override
-            public void event(InfrastructureEvent event) {
-                sent.add(event);
-            }
-
-            @Override
-            public void log(String message) {
-                logged.add(message);
-            }
-
-            @Override
-            public void failureLog(String line) {
-                logged.add(line);
-                failureLines.add(line);
-            }
-        };
+        io.pworker.testkit.RecordingSink sink = new io.pworker.testkit.RecordingSink();
         try (var w = launcher.watch(h, configuration, sink)) {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (System.nanoTime() < deadline) {
-                Phase p = phases.poll(200, TimeUnit.MILLISECONDS);
+                Phase p = sink.phases().poll(200, TimeUnit.MILLISECONDS);
                 if (p != null && p.terminal()) {
+                    List<Object> seen = List.copyOf(sink.seen());
+                    List<Object> before = seen.subList(0, seen.indexOf(p));
+                    before.stream().filter(String.class::isInstance).map(String.class::cast).forEach(lines::add);
+                    before.stream().filter(InfrastructureEvent.class::isInstance).map(InfrastructureEvent.class::cast)
+                            .forEach(events::add);
+                    failureLines.addAll(sink.failureLines());
                     return p;
                 }
             }

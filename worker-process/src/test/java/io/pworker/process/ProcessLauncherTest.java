@@ -50,19 +50,7 @@ class ProcessLauncherTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String POOL_ID = UUID.randomUUID().toString();
-    private static final RunLog LOG = new RunLog() {
-        @Override
-        public void info(String message) {
-        }
-
-        @Override
-        public void warn(String message) {
-        }
-
-        @Override
-        public void error(String message, Throwable cause) {
-        }
-    };
+    private static final RunLog LOG = io.pworker.testkit.QuietRunLog.INSTANCE;
 
     @TempDir
     Path state;
